@@ -1,0 +1,278 @@
+/* The session object (see sa_session.h). Every change goes through
+ * sa_apply() so that the same code serves a first application and a replay
+ * on top of a concurrent writer's version. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apr_strings.h"
+#include "sa_session.h"
+
+sa_session_t *sa_session_create(apr_pool_t *p)
+{
+    sa_session_t *s = apr_pcalloc(p, sizeof(*s));
+
+    s->pool = p;
+    s->data = apr_hash_make(p);
+    s->pending = apr_array_make(p, 4, sizeof(sa_op_t));
+    return s;
+}
+
+apr_status_t sa_parse_int64(const char *s, apr_size_t len, apr_int64_t *out)
+{
+    apr_uint64_t v = 0, limit;
+    apr_size_t i = 0;
+    int neg = 0;
+
+    if (len == 0) {
+        return APR_EINVAL;
+    }
+    if (s[0] == '-' || s[0] == '+') {
+        neg = (s[0] == '-');
+        i = 1;
+        if (len == 1) {
+            return APR_EINVAL;
+        }
+    }
+    limit = neg ? (apr_uint64_t)APR_INT64_MAX + 1 : (apr_uint64_t)APR_INT64_MAX;
+    for (; i < len; i++) {
+        unsigned d;
+        if (s[i] < '0' || s[i] > '9') {
+            return APR_EINVAL;
+        }
+        d = (unsigned)(s[i] - '0');
+        if (v > (limit - d) / 10) {
+            return APR_ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    *out = neg ? (apr_int64_t)(0 - v) : (apr_int64_t)v;
+    return APR_SUCCESS;
+}
+
+static apr_status_t incr_value(apr_pool_t *p, const sa_value_t *old,
+                               apr_int64_t delta, apr_int64_t *result,
+                               sa_value_t **nv)
+{
+    apr_int64_t cur = 0;
+    apr_status_t rv;
+    char *txt;
+
+    if (old != NULL) {
+        rv = sa_parse_int64(old->data, old->len, &cur);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    if ((delta > 0 && cur > APR_INT64_MAX - delta)
+        || (delta < 0 && cur < APR_INT64_MIN - delta)) {
+        return APR_ERANGE;
+    }
+    cur += delta;
+    txt = apr_psprintf(p, "%" APR_INT64_T_FMT, cur);
+    *nv = apr_palloc(p, sizeof(**nv));
+    (*nv)->data = txt;
+    (*nv)->len = strlen(txt);
+    *result = cur;
+    return APR_SUCCESS;
+}
+
+static apr_status_t sa_apply(sa_session_t *s, const sa_op_t *op,
+                             apr_int64_t *result)
+{
+    sa_value_t *v;
+    apr_status_t rv;
+
+    switch (op->type) {
+    case SA_OP_SET:
+        v = apr_palloc(s->pool, sizeof(*v));
+        *v = op->value;
+        apr_hash_set(s->data, op->key, APR_HASH_KEY_STRING, v);
+        break;
+    case SA_OP_DEL:
+        apr_hash_set(s->data, op->key, APR_HASH_KEY_STRING, NULL);
+        break;
+    case SA_OP_INCR:
+        rv = incr_value(s->pool,
+                        apr_hash_get(s->data, op->key, APR_HASH_KEY_STRING),
+                        op->delta, result, &v);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        apr_hash_set(s->data, op->key, APR_HASH_KEY_STRING, v);
+        break;
+    case SA_OP_CLEAR:
+        apr_hash_clear(s->data);
+        break;
+    case SA_OP_EXPIRY:
+        s->expiry = op->expiry;
+        break;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t record(sa_session_t *s, const sa_op_t *op,
+                           apr_int64_t *result)
+{
+    apr_int64_t ignored;
+    apr_status_t rv = sa_apply(s, op, result ? result : &ignored);
+
+    if (rv == APR_SUCCESS) {
+        *(sa_op_t *)apr_array_push(s->pending) = *op;
+        s->modified = 1;
+    }
+    return rv;
+}
+
+apr_status_t sa_session_get(const sa_session_t *s, const char *key,
+                            const sa_value_t **value)
+{
+    *value = apr_hash_get(s->data, key, APR_HASH_KEY_STRING);
+    return *value ? APR_SUCCESS : APR_NOTFOUND;
+}
+
+void sa_session_set(sa_session_t *s, const char *key,
+                    const char *data, apr_size_t len)
+{
+    sa_op_t op = { SA_OP_SET, NULL, { NULL, 0 }, 0, { SA_EXPIRY_DEFAULT, 0, 0 } };
+
+    op.key = apr_pstrdup(s->pool, key);
+    op.value.data = apr_pstrmemdup(s->pool, data ? data : "", len);
+    op.value.len = len;
+    record(s, &op, NULL);
+}
+
+void sa_session_delete(sa_session_t *s, const char *key)
+{
+    sa_op_t op = { SA_OP_DEL, NULL, { NULL, 0 }, 0, { SA_EXPIRY_DEFAULT, 0, 0 } };
+
+    if (apr_hash_get(s->data, key, APR_HASH_KEY_STRING) == NULL) {
+        return;
+    }
+    op.key = apr_pstrdup(s->pool, key);
+    record(s, &op, NULL);
+}
+
+apr_status_t sa_session_incr(sa_session_t *s, const char *key,
+                             apr_int64_t delta, apr_int64_t *result)
+{
+    sa_op_t op = { SA_OP_INCR, NULL, { NULL, 0 }, 0, { SA_EXPIRY_DEFAULT, 0, 0 } };
+
+    op.key = apr_pstrdup(s->pool, key);
+    op.delta = delta;
+    return record(s, &op, result);
+}
+
+void sa_session_set_expiry(sa_session_t *s, const sa_expiry_t *e)
+{
+    sa_op_t op = { SA_OP_EXPIRY, NULL, { NULL, 0 }, 0, { SA_EXPIRY_DEFAULT, 0, 0 } };
+
+    op.expiry = *e;
+    record(s, &op, NULL);
+}
+
+void sa_session_flush(sa_session_t *s)
+{
+    if (s->id != NULL && s->retired_id == NULL) {
+        s->retired_id = s->id;
+    }
+    s->id = NULL;
+    s->version = 0;
+    apr_hash_clear(s->data);
+    s->expiry.kind = SA_EXPIRY_DEFAULT;
+    /* Nothing older than the flush may be replayed into the new session. */
+    apr_array_clear(s->pending);
+    s->modified = 0;
+}
+
+void sa_session_cycle(sa_session_t *s)
+{
+    if (s->id != NULL && s->retired_id == NULL) {
+        s->retired_id = s->id;
+    }
+    s->id = NULL;
+    s->version = 0;
+    s->modified = 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+apr_array_header_t *sa_session_keys(const sa_session_t *s, apr_pool_t *p)
+{
+    apr_array_header_t *keys = apr_array_make(p, apr_hash_count(s->data),
+                                              sizeof(const char *));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, s->data); hi; hi = apr_hash_next(hi)) {
+        const void *k;
+        apr_hash_this(hi, &k, NULL, NULL);
+        *(const char **)apr_array_push(keys) = k;
+    }
+    qsort(keys->elts, keys->nelts, sizeof(const char *), cmp_str);
+    return keys;
+}
+
+int sa_session_empty(const sa_session_t *s)
+{
+    return apr_hash_count(s->data) == 0;
+}
+
+apr_status_t sa_session_rebase(sa_session_t *s, apr_hash_t *data,
+                               const sa_expiry_t *expiry,
+                               apr_int64_t version)
+{
+    int i;
+
+    s->data = data;
+    s->expiry = *expiry;
+    s->version = version;
+    for (i = 0; i < s->pending->nelts; i++) {
+        apr_int64_t ignored;
+        apr_status_t rv = sa_apply(s, &APR_ARRAY_IDX(s->pending, i, sa_op_t),
+                                   &ignored);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void sa_session_committed(sa_session_t *s, apr_int64_t version)
+{
+    s->version = version;
+    s->retired_id = NULL;
+    apr_array_clear(s->pending);
+    s->modified = 0;
+}
+
+apr_int64_t sa_expiry_age(const sa_expiry_t *e, const sa_policy_t *pol,
+                          apr_time_t now)
+{
+    switch (e->kind) {
+    case SA_EXPIRY_AGE:
+        return e->age;
+    case SA_EXPIRY_DATE:
+        return e->date > now ? apr_time_sec(e->date - now) : 0;
+    default:
+        return pol->max_age;
+    }
+}
+
+apr_time_t sa_expiry_date(const sa_expiry_t *e, const sa_policy_t *pol,
+                          apr_time_t now)
+{
+    if (e->kind == SA_EXPIRY_DATE) {
+        return e->date;
+    }
+    return now + apr_time_from_sec(sa_expiry_age(e, pol, now));
+}
+
+int sa_expire_at_browser_close(const sa_expiry_t *e, const sa_policy_t *pol)
+{
+    if (e->kind == SA_EXPIRY_DEFAULT) {
+        return pol->browser_close;
+    }
+    return e->kind == SA_EXPIRY_BROWSER_CLOSE;
+}

@@ -1,0 +1,98 @@
+/* The session object: a dictionary of byte-string values with Django's
+ * expiry semantics, plus the log of this request's changes that lets a
+ * save be replayed on top of a newer version written by another request. */
+#ifndef SA_SESSION_H
+#define SA_SESSION_H
+
+#include "apr_pools.h"
+#include "apr_hash.h"
+#include "apr_tables.h"
+#include "apr_time.h"
+
+typedef struct sa_value_t {
+    const char *data;
+    apr_size_t len;
+} sa_value_t;
+
+typedef enum {
+    SA_EXPIRY_DEFAULT = 0,      /* the directives' policy */
+    SA_EXPIRY_AGE,              /* seconds of inactivity */
+    SA_EXPIRY_BROWSER_CLOSE,    /* cookie without Max-Age */
+    SA_EXPIRY_DATE              /* an absolute date */
+} sa_expiry_kind_e;
+
+typedef struct sa_expiry_t {
+    sa_expiry_kind_e kind;
+    apr_int64_t age;            /* SA_EXPIRY_AGE: seconds */
+    apr_time_t date;            /* SA_EXPIRY_DATE */
+} sa_expiry_t;
+
+/* What the configuration says when the session says nothing
+ * (Django's SESSION_COOKIE_AGE and SESSION_EXPIRE_AT_BROWSER_CLOSE). */
+typedef struct sa_policy_t {
+    apr_int64_t max_age;
+    int browser_close;
+} sa_policy_t;
+
+typedef enum { SA_OP_SET, SA_OP_DEL, SA_OP_INCR, SA_OP_CLEAR, SA_OP_EXPIRY } sa_op_e;
+
+typedef struct sa_op_t {
+    sa_op_e type;
+    const char *key;
+    sa_value_t value;           /* SA_OP_SET */
+    apr_int64_t delta;          /* SA_OP_INCR */
+    sa_expiry_t expiry;         /* SA_OP_EXPIRY */
+} sa_op_t;
+
+typedef struct sa_session_t {
+    apr_pool_t *pool;
+    const char *id;             /* the id in the store; NULL until stored */
+    apr_int64_t version;        /* store version the data came from; 0: new */
+    apr_hash_t *data;           /* const char * -> sa_value_t * */
+    sa_expiry_t expiry;
+    apr_array_header_t *pending;/* sa_op_t not yet in the store */
+    const char *retired_id;     /* stored id to delete at the next save */
+    int modified;
+} sa_session_t;
+
+sa_session_t *sa_session_create(apr_pool_t *p);
+
+apr_status_t sa_session_get(const sa_session_t *s, const char *key,
+                            const sa_value_t **value);
+void sa_session_set(sa_session_t *s, const char *key,
+                    const char *data, apr_size_t len);
+void sa_session_delete(sa_session_t *s, const char *key);
+/* Adds delta to the integer stored at key (absent counts as 0).
+ * APR_EINVAL when the value is not a decimal integer, APR_ERANGE on
+ * overflow; the session is unchanged then. */
+apr_status_t sa_session_incr(sa_session_t *s, const char *key,
+                             apr_int64_t delta, apr_int64_t *result);
+void sa_session_set_expiry(sa_session_t *s, const sa_expiry_t *e);
+/* Removes every key and forgets the stored id: the next save creates a new
+ * session and deletes the old one (flush). */
+void sa_session_flush(sa_session_t *s);
+/* Keeps the data under a new id at the next save; the old id is deleted. */
+void sa_session_cycle(sa_session_t *s);
+/* The keys, sorted, allocated from p. */
+apr_array_header_t *sa_session_keys(const sa_session_t *s, apr_pool_t *p);
+int sa_session_empty(const sa_session_t *s);
+
+/* Replaces the data with a newer stored version and applies this request's
+ * pending changes on top of it, in order. */
+apr_status_t sa_session_rebase(sa_session_t *s, apr_hash_t *data,
+                               const sa_expiry_t *expiry,
+                               apr_int64_t version);
+/* The pending changes are now in the store. */
+void sa_session_committed(sa_session_t *s, apr_int64_t version);
+
+/* Django's get_expiry_age / get_expiry_date / get_expire_at_browser_close. */
+apr_int64_t sa_expiry_age(const sa_expiry_t *e, const sa_policy_t *pol,
+                          apr_time_t now);
+apr_time_t sa_expiry_date(const sa_expiry_t *e, const sa_policy_t *pol,
+                          apr_time_t now);
+int sa_expire_at_browser_close(const sa_expiry_t *e, const sa_policy_t *pol);
+
+/* Parses a decimal integer value; APR_EINVAL/APR_ERANGE when it is not one. */
+apr_status_t sa_parse_int64(const char *s, apr_size_t len, apr_int64_t *out);
+
+#endif

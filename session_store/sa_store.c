@@ -1,0 +1,107 @@
+/* Store selection by scheme and the checks every store call passes through
+ * (see sa_store.h for the contract). */
+#include <string.h>
+
+#include "apr_strings.h"
+#include "sa_id.h"
+#include "sa_store.h"
+
+static const sa_store_provider_t *const providers[] = {
+    &sa_store_sqlite_provider,
+};
+
+const char *sa_store_create(apr_pool_t *p, const char *spec,
+                            sa_store_t **store)
+{
+    const char *colon = strchr(spec, ':');
+    apr_size_t i;
+
+    if (colon == NULL || colon == spec) {
+        return apr_psprintf(p, "'%s' is not of the form scheme:location "
+                            "(for example sqlite:/var/lib/apache2/session_api/"
+                            "sessions.sqlite)", spec);
+    }
+    for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
+        const sa_store_provider_t *pv = providers[i];
+        if (strlen(pv->scheme) == (apr_size_t)(colon - spec)
+            && strncasecmp(pv->scheme, spec, (apr_size_t)(colon - spec)) == 0) {
+            void *ctx = NULL;
+            const char *err = pv->create(p, colon + 1, &ctx);
+            if (err != NULL) {
+                return apr_psprintf(p, "'%s': %s", spec, err);
+            }
+            *store = apr_pcalloc(p, sizeof(**store));
+            (*store)->provider = pv;
+            (*store)->name = apr_pstrdup(p, spec);
+            (*store)->ctx = ctx;
+            return NULL;
+        }
+    }
+    return apr_psprintf(p, "'%s': unknown store scheme '%.*s' (known: sqlite)",
+                        spec, (int)(colon - spec), spec);
+}
+
+apr_status_t sa_store_setup(sa_store_t *s, apr_pool_t *p,
+                            const sa_store_env_t *env, const char **why)
+{
+    *why = NULL;
+    return s->provider->setup(s->ctx, p, env, why);
+}
+
+apr_status_t sa_store_child_init(sa_store_t *s, apr_pool_t *p,
+                                 const sa_store_env_t *env, const char **why)
+{
+    *why = NULL;
+    return s->provider->child_init(s->ctx, p, env, why);
+}
+
+/* Defence in depth: the glue validates cookie values already, but no string
+ * that is not an id may ever reach a path or a query. */
+#define SA_CHECK_ID(id, why) \
+    do { \
+        if (!sa_id_valid((id), (id) ? strlen(id) : 0)) { \
+            *(why) = "malformed session id refused by the store layer"; \
+            return APR_EINVAL; \
+        } \
+    } while (0)
+
+apr_status_t sa_store_load(sa_store_t *s, apr_pool_t *p, const char *id,
+                           apr_time_t now, sa_record_t *rec, const char **why)
+{
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    return s->provider->load(s->ctx, p, id, now, rec, why);
+}
+
+apr_status_t sa_store_insert(sa_store_t *s, apr_pool_t *p, const char *id,
+                             const sa_record_t *rec, const char **why)
+{
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    return s->provider->insert(s->ctx, p, id, rec, why);
+}
+
+apr_status_t sa_store_update(sa_store_t *s, apr_pool_t *p, const char *id,
+                             apr_int64_t expected, const sa_record_t *rec,
+                             const char **why)
+{
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    return s->provider->update(s->ctx, p, id, expected, rec, why);
+}
+
+apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
+                             const char **why)
+{
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    return s->provider->remove(s->ctx, p, id, why);
+}
+
+apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
+                            int max, int *removed, const char **why)
+{
+    *why = NULL;
+    *removed = 0;
+    return s->provider->purge(s->ctx, p, now, max, removed, why);
+}

@@ -1,0 +1,114 @@
+/* The store interface: the one contract that SQLite, the file directory and
+ * every later store implement, and that the conformance tests prove.
+ *
+ * A store keeps records keyed by session id (always a valid sa_id; the
+ * wrappers below refuse anything else before a provider sees it). A record
+ * is an opaque encoded string, an absolute expiry date and a version.
+ *
+ * What each operation must guarantee:
+ *  - load: returns the record only if it exists and its expiry is later than
+ *    now; APR_NOTFOUND otherwise, whatever is on disk. A record that exists
+ *    but cannot be read back intact (truncated file, garbage row) is
+ *    SA_ECORRUPT; the caller treats it as no session and logs it.
+ *  - insert: creates a record at version 1; APR_EEXIST if the id is taken
+ *    (even by an expired record that purge has not removed yet), nothing
+ *    written then.
+ *  - update: compare-and-set. Replaces data and expiry and sets version to
+ *    expected + 1 only if the stored version is still `expected` and the
+ *    record has not expired; SA_ECONFLICT otherwise (the caller reloads and
+ *    replays its own changes), nothing written then. Atomic against every
+ *    other writer in every process and thread: no lost update.
+ *  - remove: deletes the record if present; success if it was absent.
+ *  - purge: deletes up to `max` records whose expiry is at or before now,
+ *    never a live one; reports how many went. Bounded so that callers can
+ *    run it in small batches without blocking requests.
+ * Every failure other than those above is a store error: the operation had
+ * no effect or its effect is unknown, *why says what failed, and the caller
+ * answers 5xx. Nothing is silently dropped.
+ */
+#ifndef SA_STORE_H
+#define SA_STORE_H
+
+#include "apr_pools.h"
+#include "apr_errno.h"
+#include "apr_time.h"
+#include "apr_global_mutex.h"
+#include "apr_user.h"
+
+#define SA_ECONFLICT (APR_OS_START_USERERR + 7301)
+#define SA_ECORRUPT  (APR_OS_START_USERERR + 7302)
+
+typedef struct sa_record_t {
+    const char *data;
+    apr_size_t len;
+    apr_int64_t version;
+    apr_time_t expiry;
+} sa_record_t;
+
+/* What the server tells a store about the process model. */
+typedef struct sa_store_env_t {
+    int change_owner;           /* files must belong to uid/gid */
+    apr_uid_t uid;              /* the user the children run as */
+    apr_gid_t gid;
+    const char *user_name;      /* for error messages */
+    int max_threads;            /* concurrent requests in one process */
+    apr_global_mutex_t *write_lock; /* serializes writers across processes,
+                                       may be NULL */
+} sa_store_env_t;
+
+typedef struct sa_store_t sa_store_t;
+
+typedef struct sa_store_provider_t {
+    const char *scheme;
+    /* Parses the part after "scheme:" at configuration time, no I/O. */
+    const char *(*create)(apr_pool_t *p, const char *arg, void **ctx);
+    /* Once per (re)start in the parent, before children exist: create what
+     * is missing (schema, directories), give it to env->uid, and fail with
+     * *why if the store cannot be used. */
+    apr_status_t (*setup)(void *ctx, apr_pool_t *p, const sa_store_env_t *env,
+                          const char **why);
+    /* In each child (and any process that uses the store). */
+    apr_status_t (*child_init)(void *ctx, apr_pool_t *p,
+                               const sa_store_env_t *env, const char **why);
+    apr_status_t (*load)(void *ctx, apr_pool_t *p, const char *id,
+                         apr_time_t now, sa_record_t *rec, const char **why);
+    apr_status_t (*insert)(void *ctx, apr_pool_t *p, const char *id,
+                           const sa_record_t *rec, const char **why);
+    apr_status_t (*update)(void *ctx, apr_pool_t *p, const char *id,
+                           apr_int64_t expected, const sa_record_t *rec,
+                           const char **why);
+    apr_status_t (*remove)(void *ctx, apr_pool_t *p, const char *id,
+                           const char **why);
+    apr_status_t (*purge)(void *ctx, apr_pool_t *p, apr_time_t now, int max,
+                          int *removed, const char **why);
+} sa_store_provider_t;
+
+struct sa_store_t {
+    const sa_store_provider_t *provider;
+    const char *name;           /* as configured, for log lines */
+    void *ctx;
+};
+
+/* Parses "scheme:rest"; returns NULL or an error message naming the value. */
+const char *sa_store_create(apr_pool_t *p, const char *spec,
+                            sa_store_t **store);
+
+apr_status_t sa_store_setup(sa_store_t *s, apr_pool_t *p,
+                            const sa_store_env_t *env, const char **why);
+apr_status_t sa_store_child_init(sa_store_t *s, apr_pool_t *p,
+                                 const sa_store_env_t *env, const char **why);
+apr_status_t sa_store_load(sa_store_t *s, apr_pool_t *p, const char *id,
+                           apr_time_t now, sa_record_t *rec, const char **why);
+apr_status_t sa_store_insert(sa_store_t *s, apr_pool_t *p, const char *id,
+                             const sa_record_t *rec, const char **why);
+apr_status_t sa_store_update(sa_store_t *s, apr_pool_t *p, const char *id,
+                             apr_int64_t expected, const sa_record_t *rec,
+                             const char **why);
+apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
+                             const char **why);
+apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
+                            int max, int *removed, const char **why);
+
+extern const sa_store_provider_t sa_store_sqlite_provider;
+
+#endif
