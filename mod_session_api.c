@@ -845,7 +845,7 @@ static int counter_handler(request_rec *r)
     if (r->handler == NULL || strcmp(r->handler, SA_HANDLER) != 0) {
         return DECLINED;
     }
-    r->allowed |= (AP_METHOD_BIT << M_GET);
+    ap_allow_standard_methods(r, MERGE_ALLOW, M_GET, -1);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }

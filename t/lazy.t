@@ -1,0 +1,30 @@
+# Lazy and quiet: no session use, no cookie, no row, no Vary.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use SessionAPITest;
+
+plan tests => 10;
+
+my $rows = sub { sql('SELECT count(*) FROM session_api') };
+
+my $before = $rows->();
+my $ua = browser();
+my $res = $ua->get(base_url() . '/static/index.html');
+is($res->code, 200, 'static page under SessionAPI On');
+is(scalar @{ set_cookies($res) }, 0, 'no Set-Cookie when untouched');
+ok(!defined $res->header('Vary'), 'no Vary when the session is untouched');
+
+$res = api($ua, '/api', ['get', 'nothing'], ['keys']);
+is($res->content, "get nothing notfound\nkeys\n", 'a read of a new session');
+is(scalar @{ set_cookies($res) }, 0, 'a new session only read gets no cookie');
+like($res->header('Vary'), qr/Cookie/, 'reading adds Vary: Cookie');
+is($rows->(), $before, 'and no row');
+
+$res = api($ua, '/api', ['set', 'k', 'v']);
+is(scalar @{ set_cookies($res) }, 1, 'a write sets the cookie');
+is($rows->(), $before + 1, 'and stores one row');
+
+$res = api($ua, '/api', ['get', 'k']);
+is(scalar @{ set_cookies($res) }, 0,
+         'an unmodified session is not saved again (no cookie)');

@@ -1,0 +1,124 @@
+# Helpers shared by the mod_session_api Apache::Test suite: independent
+# browsers, the test module's operations, Set-Cookie parsing and access to
+# the store the server writes.
+package SessionAPITest;
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use LWP::UserAgent ();
+use HTTP::Cookies ();
+use URI::Escape qw(uri_escape);
+use Apache::Test ();
+use Apache::TestRequest ();
+
+our @EXPORT = qw(base_url browser api api_lines set_cookies cookie_id
+                 db_path sql server_user error_log_since error_log_size
+                 count_of restart_server);
+
+sub base_url { 'http://' . Apache::TestRequest::hostport() }
+
+# A browser of its own: own cookie jar, no redirects followed.
+sub browser {
+    my $ua = LWP::UserAgent->new(cookie_jar => HTTP::Cookies->new,
+                                 max_redirect => 0, timeout => 30,
+                                 keep_alive => 1);
+    return $ua;
+}
+
+# Runs the test module's operations, each [op, @args]; args are escaped.
+sub api {
+    my ($ua, $path, @ops) = @_;
+    my $q = join '&', map {
+        my ($op, @a) = @$_;
+        @a ? "$op=" . join(':', map { uri_escape($_, '^A-Za-z0-9._~-') } @a)
+           : $op;
+    } @ops;
+    return $ua->get(base_url() . $path . '?' . $q);
+}
+
+sub api_lines {
+    my $res = api(@_);
+    return [split /\n/, $res->decoded_content // ''];
+}
+
+sub set_cookies { my $res = shift; return [$res->header('Set-Cookie')] }
+
+# The id in the one Set-Cookie of a response, '' for a deletion, undef if
+# there is none.
+sub cookie_id {
+    my ($res, $name) = @_;
+    $name //= 'sessionid';
+    for my $c (@{ set_cookies($res) }) {
+        return $1 if $c =~ /^\Q$name\E=([^;]*)/;
+    }
+    return undef;
+}
+
+sub count_of {
+    my $res = shift;
+    return $res->decoded_content =~ m{<span>(\d+)</span>} ? $1 : undef;
+}
+
+sub db_path { "$ENV{SESSION_API_TEST_DIR}/db/sessions.sqlite" }
+
+sub server_user { Apache::Test::vars('user') }
+
+# Runs SQL on the server's database as the server's user, so that no file
+# SQLite creates beside it ends up owned by root.
+sub sql {
+    my $q = shift;
+    my @cmd = ('sqlite3', '-cmd', '.timeout 5000', db_path(), $q);
+    if ($> == 0) {
+        my $quoted = join ' ', map { my $s = $_; $s =~ s/'/'\\''/g; "'$s'" } @cmd;
+        @cmd = ('su', '-s', '/bin/sh', server_user(), '-c', $quoted);
+    }
+    open my $fh, '-|', @cmd or die "sqlite3: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh or die "sqlite3 failed ($?) on: $q\n";
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub error_log_path { Apache::Test::vars('t_logs') . '/error_log' }
+
+sub error_log_size { -s error_log_path() || 0 }
+
+sub error_log_since {
+    my $offset = shift;
+    open my $fh, '<', error_log_path() or die "error_log: $!";
+    seek $fh, $offset, 0;
+    local $/;
+    return <$fh> // '';
+}
+
+# Stops and starts the test server (graceful => 1: SIGUSR1 instead).
+sub restart_server {
+    my %opt = @_;
+    my $config = Apache::Test::config();
+    my $server = $config->server;
+    if ($opt{graceful}) {
+        my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
+        open my $fh, '<', $pidfile or die "$pidfile: $!";
+        chomp(my $pid = <$fh>);
+        my $before = error_log_size();
+        kill 'USR1', $pid or die "kill USR1 $pid: $!";
+        for (1 .. 100) {
+            last if error_log_since($before) =~ /resuming normal operations/;
+            select undef, undef, undef, 0.1;
+        }
+    }
+    else {
+        $server->stop;
+        $server->start or die "server did not start again";
+    }
+    for (1 .. 50) {
+        my $res = browser()->get(base_url() . '/static/index.html');
+        return 1 if $res->is_success;
+        select undef, undef, undef, 0.1;
+    }
+    die "server not answering after restart";
+}
+
+1;
