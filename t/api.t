@@ -128,9 +128,7 @@ isnt($new, $id, 'with a new id');
 is(row_exists($id), 0, 'the old id is gone from the store');
 is_deeply(api_lines($ua, '/api', ['get', 'user'], ['get', 'role']),
           ['get user=bob', 'get role=admin'], 'the data moved to the new id');
-my $thief = browser();
-$thief->cookie_jar->set_cookie(0, 'sessionid', $id, '/', 'localhost', undef,
-                               0, 0, 3600);
+my $thief = sending_cookie("sessionid=$id");
 is(api_lines($thief, '/api', ['get', 'user'])->[0], 'get user notfound',
    'the old id no longer opens the session');
 

@@ -21,8 +21,7 @@ sleep 3;
 
 # The browser would have dropped the cookie; send it anyway, as an attacker
 # or a wrong clock would: the server must not load it.
-$ua->cookie_jar->set_cookie(0, 'sessionid', $id, '/', 'localhost', undef,
-                            0, 0, 3600);
+$ua = sending_cookie("sessionid=$id");
 $res = api($ua, '/api/short', ['get', 'n'], ['incr', 'n', 1]);
 is_deeply([split /\n/, $res->content], ['get n notfound', 'incr n=1'],
           'an expired session is never loaded, whatever the cookie says');

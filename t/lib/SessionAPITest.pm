@@ -12,7 +12,7 @@ use URI::Escape qw(uri_escape);
 use Apache::Test ();
 use Apache::TestRequest ();
 
-our @EXPORT = qw(base_url browser api api_lines set_cookies cookie_id
+our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies cookie_id
                  db_path sql server_user error_log_since error_log_size
                  count_of restart_server);
 
@@ -23,6 +23,17 @@ sub browser {
     my $ua = LWP::UserAgent->new(cookie_jar => HTTP::Cookies->new,
                                  max_redirect => 0, timeout => 30,
                                  keep_alive => 1);
+    return $ua;
+}
+
+# A client without a cookie jar that sends this Cookie header on every
+# request, whatever the server answers: a tab sharing a cookie, a stale
+# cookie, or an attacker's.
+sub sending_cookie {
+    my $cookie = shift;
+    my $ua = LWP::UserAgent->new(max_redirect => 0, timeout => 30,
+                                 keep_alive => 1);
+    $ua->default_header(Cookie => $cookie);
     return $ua;
 }
 
