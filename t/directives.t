@@ -1,0 +1,111 @@
+# Directives: each bad value fails the configuration test with a message
+# naming the directive and the value; an unusable store fails start-up with
+# the path and the reason; the cookie directives shape the cookie.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use File::Temp ();
+use SessionAPITest;
+
+my $httpd = Apache::Test::vars('httpd');
+my $so = Apache::Test::vars('top_dir') . '/.libs/mod_session_api.so';
+my $mods = '/usr/lib/apache2/modules';
+
+# Runs httpd on a throw-away configuration; returns (exit code, output).
+sub httpd_with {
+    my ($body, @args) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    chmod 0755, $dir;
+    open my $fh, '>', "$dir/httpd.conf" or die $!;
+    print $fh <<CONF;
+ServerRoot "$dir"
+ServerName localhost
+Listen 127.0.0.1:@{[ 20000 + $$ % 20000 ]}
+PidFile "$dir/httpd.pid"
+DefaultRuntimeDir "$dir"
+ErrorLog "$dir/error_log"
+Mutex file:$dir default
+LoadModule mpm_event_module "$mods/mod_mpm_event.so"
+LoadModule session_api_module "$so"
+SessionAPIStore "sqlite:$dir/db/s.sqlite"
+$body
+CONF
+    close $fh;
+    my $out = `$httpd -f $dir/httpd.conf @args 2>&1`;
+    my $code = $? >> 8;
+    if (-f "$dir/error_log") {
+        open my $log, '<', "$dir/error_log";
+        local $/;
+        $out .= <$log> // '';
+    }
+    return ($code, $out);
+}
+
+my @bad = (
+    ['SessionAPI maybe',                       qr/SessionAPI must be On or Off/],
+    ['SessionAPIStore nosuch:/x',              qr/SessionAPIStore 'nosuch:\/x': unknown store scheme 'nosuch'/],
+    ['SessionAPIStore /var/lib/x.sqlite',      qr/SessionAPIStore '\/var\/lib\/x.sqlite' is not of the form scheme:location/],
+    ['SessionAPIStore sqlite:relative.db',     qr/SessionAPIStore 'sqlite:relative.db': the SQLite path must be absolute/],
+    ['SessionAPICookieName "bad name"',        qr/SessionAPICookieName 'bad name' is not a valid cookie name/],
+    ['SessionAPICookieName a;b',               qr/SessionAPICookieName 'a;b' is not a valid cookie name/],
+    ['SessionAPICookiePath app',               qr/SessionAPICookiePath 'app' must start with \//],
+    ['SessionAPICookiePath "/a;b"',            qr/SessionAPICookiePath '\/a;b' contains a character/],
+    ['SessionAPICookieDomain "a b"',           qr/SessionAPICookieDomain 'a b' contains a character/],
+    ['SessionAPICookieSecure sometimes',       qr/SessionAPICookieSecure 'sometimes': must be On, Off or Auto/],
+    ['SessionAPICookieHttpOnly yes',           qr/SessionAPICookieHttpOnly must be On or Off/],
+    ['SessionAPICookieSameSite Lazy',          qr/SessionAPICookieSameSite 'Lazy': must be Strict, Lax, None or Off/],
+    ['SessionAPIMaxAge -5',                    qr/SessionAPIMaxAge '-5': must be a whole number from 1 to/],
+    ['SessionAPIMaxAge 2weeks',                qr/SessionAPIMaxAge '2weeks': must be a whole number/],
+    ['SessionAPIExpireAtBrowserClose perhaps', qr/SessionAPIExpireAtBrowserClose must be On or Off/],
+    ['SessionAPISaveEveryRequest 1',           qr/SessionAPISaveEveryRequest must be On or Off/],
+    ['SessionAPIMaxSize 10',                   qr/SessionAPIMaxSize '10': must be a whole number from 64 to/],
+    ['SessionAPICounterTemplate /nonexistent/page.html',
+        qr/SessionAPICounterTemplate '\/nonexistent\/page.html': cannot read \/nonexistent\/page.html: No such file/],
+    ['SessionAPICounterTemplate /etc/hostname', qr/SessionAPICounterTemplate '\/etc\/hostname': the template has no \{\{count\}\}/],
+);
+
+plan tests => 2 * @bad + 3 + 12;
+
+for my $case (@bad) {
+    my ($directive, $message) = @$case;
+    my $conf = $directive =~ /^SessionAPIStore/ ? $directive   # server-wide
+             : "<Location /x>\n$directive\n</Location>";
+    my ($code, $out) = httpd_with($conf, '-t');
+    isnt($code, 0, "config test fails on: $directive");
+    like($out, $message, "and names the directive and the value: $directive");
+}
+
+my ($code, $out) = httpd_with("<Location /x>\nSessionAPI On\n</Location>", '-t');
+is($code, 0, 'a good configuration passes the config test') or diag $out;
+
+# A store that cannot be opened stops start-up with the path and the reason.
+my $dir = File::Temp::tempdir(CLEANUP => 1);
+open my $fh, '>', "$dir/not-a-dir" or die $!;
+close $fh;
+($code, $out) = httpd_with("SessionAPIStore sqlite:$dir/not-a-dir/s.sqlite",
+                           '-DFOREGROUND');
+isnt($code, 0, 'an unusable store fails start-up');
+like($out, qr/SA0102: SessionAPIStore sqlite:\Q$dir\E\/not-a-dir\/s.sqlite cannot be used: .*not-a-dir/,
+     'naming the store, the path and why');
+
+# The cookie directives.
+my $res = api(browser(), '/api/attrs', ['set', 'a', 1]);
+my $c = set_cookies($res)->[0] // '';
+like($c, qr/^sid=[a-z2-7]{32}; /, 'SessionAPICookieName');
+like($c, qr/; Path=\/api\/attrs;/, 'SessionAPICookiePath');
+like($c, qr/; Domain=localhost.test;/, 'SessionAPICookieDomain');
+like($c, qr/; Secure/, 'SessionAPICookieSecure On');
+unlike($c, qr/HttpOnly/, 'SessionAPICookieHttpOnly Off');
+like($c, qr/; SameSite=Strict$/, 'SessionAPICookieSameSite Strict');
+my $id = cookie_id($res, 'sid');
+is(api(sending_cookie("sid=$id"), '/api/attrs', ['get', 'a'])->content,
+   "get a=1\n", 'the session is found through the renamed cookie');
+is(api(sending_cookie("sessionid=$id"), '/api/attrs', ['get', 'a'])->content,
+   "get a notfound\n", 'and not through the default name');
+
+$res = api(browser(), '/api/nosamesite', ['set', 'a', 1]);
+$c = set_cookies($res)->[0] // '';
+unlike($c, qr/SameSite/, 'SessionAPICookieSameSite Off: no attribute');
+unlike($c, qr/Secure/, 'SessionAPICookieSecure Off');
+like($c, qr/; HttpOnly$/, 'HttpOnly stays on');
+is(scalar @{ set_cookies($res) }, 1, 'one Set-Cookie');
