@@ -24,6 +24,7 @@ typedef struct {
     const char *path;
     const apr_dbd_driver_t *driver;
     apr_reslist_t *conns;
+    int max_conns;
     apr_global_mutex_t *write_lock;
 } sa_sqlite_t;
 
@@ -54,6 +55,7 @@ typedef struct {
     apr_pool_t *pool;
     apr_dbd_t *handle;
     apr_dbd_prepared_t *st[ST_COUNT];
+    apr_uint64_t uses;
 } sa_conn_t;
 
 static const char *sqlite_create(apr_pool_t *p, const char *arg, void **ctx)
@@ -302,6 +304,7 @@ static apr_status_t sqlite_child_init(void *ctx, apr_pool_t *p,
         return rv;
     }
     c->write_lock = env->write_lock;
+    c->max_conns = hmax;
     rv = apr_reslist_create(&c->conns, 0, hmax, hmax, 0, conn_construct,
                             conn_destruct, c, p);
     if (rv != APR_SUCCESS) {
@@ -344,9 +347,11 @@ typedef struct {
 } sa_result_t;
 
 /* Runs prepared statement `which` with up to five string arguments.
- * A connection that fails is dropped and the statement retried once on a
- * fresh one: legacy-prepared statements stay broken after any schema
- * change, and a reconnect also recovers from a replaced file. */
+ * A connection that fails is dropped and the statement retried on another:
+ * the driver prepares with the legacy interface, whose statements stay
+ * broken after any schema change (even a VACUUM), so after one every pooled
+ * connection fails once. A failure on a brand-new connection is the
+ * store's own answer and ends the retries. */
 static apr_status_t exec(sa_sqlite_t *c, apr_pool_t *p, int which, int nargs,
                          const char **args, sa_result_t *out, const char **why)
 {
@@ -355,14 +360,15 @@ static apr_status_t exec(sa_sqlite_t *c, apr_pool_t *p, int which, int nargs,
     int is_write = which != ST_LOAD;
 
     memset(out, 0, sizeof(*out));
-    for (attempt = 0; attempt < 2; attempt++) {
+    for (attempt = 0; attempt <= c->max_conns; attempt++) {
         sa_conn_t *conn;
-        int err;
+        int err, fresh;
 
         rv = acquire(c, p, &conn, why);
         if (rv != APR_SUCCESS) {
             return rv;
         }
+        fresh = conn->uses++ == 0;
         if (is_write && c->write_lock) {
             rv = apr_global_mutex_lock(c->write_lock);
             if (rv != APR_SUCCESS) {
@@ -398,6 +404,9 @@ static apr_status_t exec(sa_sqlite_t *c, apr_pool_t *p, int which, int nargs,
                             apr_dbd_error(c->driver, conn->handle, err));
         apr_reslist_invalidate(c->conns, conn);
         rv = APR_EGENERAL;
+        if (fresh) {
+            break;
+        }
     }
     return rv;
 }

@@ -1,0 +1,43 @@
+# A store that refuses writes at run time: the client gets a 5xx, the error
+# log says which store, which operation and why, and nothing claims success.
+# Afterwards the same sessions go on.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use SessionAPITest;
+
+plan tests => 11;
+
+my $ua = browser();
+is(count_of($ua->get(base_url() . '/fun1/')), 1, 'a session before');
+
+sql(join ' ', map {
+    "CREATE TRIGGER read_only_$_ BEFORE $_ ON session_api "
+    . "BEGIN SELECT RAISE(ABORT, 'store is read-only'); END;"
+} qw(INSERT UPDATE DELETE));
+
+my $log = error_log_size();
+my $res = $ua->get(base_url() . '/fun1/');
+is($res->code, 500, 'an update refused by the store is a 500, not a 200');
+is(scalar @{ set_cookies($res) }, 0, 'no cookie on that 500');
+like(error_log_since($log),
+     qr/SA0205: store sqlite:\S+sessions.sqlite: saving session [a-z2-7]{32} failed: \S+: store is read-only/,
+     'the log names the store, the operation, the session and the cause');
+
+$res = browser()->get(base_url() . '/fun1/');
+is($res->code, 500, 'a new session that cannot be stored is a 500');
+
+$res = api(browser(), '/api', ['set', 'a', 1]);
+is($res->code, 500, 'a write through the C API is a 500 too');
+
+$res = api($ua, '/api', ['get', 'count']);
+is($res->code, 200, 'reading still works');
+is($res->content, "get count=1\n", 'and shows the last stored value');
+
+sql(join ' ', map { "DROP TRIGGER read_only_$_;" } qw(INSERT UPDATE DELETE));
+
+is(count_of($ua->get(base_url() . '/fun1/')), 2,
+   'writable again: the count goes on from the last stored value');
+is(count_of(browser()->get(base_url() . '/fun1/')), 1,
+   'and new sessions are stored again');
+unlike(error_log_since($log), qr/exit signal|segfault/, 'no child crashed');
