@@ -2,6 +2,8 @@
  * session to a request and save it before the headers leave, the C API as
  * optional functions, and the visitor-counter handler. The session object,
  * its encoding and the stores live in session_store/ (APR only). */
+#include <stddef.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -339,7 +341,7 @@ static const char *set_template(cmd_parms *cmd, void *dconf, const char *arg)
 
 static const command_rec sa_cmds[] = {
     AP_INIT_FLAG("SessionAPI", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(sa_dir_conf_t, enabled),
+                 (void *)offsetof(sa_dir_conf_t, enabled),
                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                  "On to attach a session to requests here"),
     AP_INIT_TAKE1("SessionAPIStore", set_store, NULL, RSRC_CONF,
@@ -354,7 +356,7 @@ static const command_rec sa_cmds[] = {
     AP_INIT_TAKE1("SessionAPICookieSecure", set_cookie_secure, NULL,
                   RSRC_CONF | ACCESS_CONF, "On, Off or Auto (Secure on TLS)"),
     AP_INIT_FLAG("SessionAPICookieHttpOnly", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(sa_dir_conf_t, cookie_httponly),
+                 (void *)offsetof(sa_dir_conf_t, cookie_httponly),
                  RSRC_CONF | ACCESS_CONF, "HttpOnly on the session cookie"),
     AP_INIT_TAKE1("SessionAPICookieSameSite", set_samesite, NULL,
                   RSRC_CONF | ACCESS_CONF, "Strict, Lax, None or Off"),
@@ -362,11 +364,11 @@ static const command_rec sa_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "seconds a session lives after its last save"),
     AP_INIT_FLAG("SessionAPIExpireAtBrowserClose", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(sa_dir_conf_t, browser_close),
+                 (void *)offsetof(sa_dir_conf_t, browser_close),
                  RSRC_CONF | ACCESS_CONF,
                  "On for a cookie without Max-Age"),
     AP_INIT_FLAG("SessionAPISaveEveryRequest", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(sa_dir_conf_t, save_every),
+                 (void *)offsetof(sa_dir_conf_t, save_every),
                  RSRC_CONF | ACCESS_CONF,
                  "On to save (and slide the expiry of) every session seen"),
     AP_INIT_TAKE1("SessionAPIMaxSize", set_max_size, NULL,
@@ -375,7 +377,7 @@ static const command_rec sa_cmds[] = {
     AP_INIT_TAKE1("SessionAPICounterTemplate", set_template, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "file whose {{count}} the visitor counter replaces"),
-    { NULL }
+    { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }
 };
 
 /* ------------------------------------------------------------------ */
@@ -467,7 +469,8 @@ static apr_status_t ensure_session(request_rec *r, sa_session_t **out)
     scan.name = cookie_name(c);
     scan.ids = apr_array_make(ir->pool, 1, sizeof(const char *));
     scan.seen = 0;
-    apr_table_do(scan_cookie_header, &scan, ir->headers_in, "Cookie", NULL);
+    apr_table_do(scan_cookie_header, &scan, ir->headers_in, "Cookie",
+                 (char *)NULL);
     st->cookies_seen = scan.seen;
     if (scan.seen > scan.ids->nelts) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SA0201: ignoring %d "
@@ -822,7 +825,9 @@ static void insert_filter(request_rec *r)
 {
     ap_filter_t *f;
 
-    if (!conf_enabled(dir_conf(r)) || req_state(r)->finalized) {
+    /* Only the main request saves: a subrequest's output goes out inside
+     * the main response, after its headers. */
+    if (r->main || !conf_enabled(dir_conf(r)) || req_state(r)->finalized) {
         return;
     }
     for (f = r->output_filters; f; f = f->next) {
@@ -870,9 +875,9 @@ static int counter_handler(request_rec *r)
     if (r->header_only) {
         return OK;
     }
-    ap_rvputs(r, c->template_head ? c->template_head : sa_builtin_head, NULL);
+    ap_rvputs(r, c->template_head ? c->template_head : sa_builtin_head, (char *)NULL);
     ap_rprintf(r, "%" APR_INT64_T_FMT, count);
-    ap_rvputs(r, c->template_head ? c->template_tail : sa_builtin_tail, NULL);
+    ap_rvputs(r, c->template_head ? c->template_tail : sa_builtin_tail, (char *)NULL);
     return OK;
 }
 
@@ -912,11 +917,10 @@ static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     sa_store_env_t env;
     server_rec *vs;
     apr_status_t rv;
-    const char *err;
 
     (void)plog;
     if (main_conf->store == NULL) {
-        err = sa_store_create(pconf, SA_DEFAULT_STORE, &main_conf->store);
+        const char *err = sa_store_create(pconf, SA_DEFAULT_STORE, &main_conf->store);
         if (err != NULL) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "SA0101: built-in "
                          "default store %s", err);

@@ -83,5 +83,5 @@ const char *sa_cookie_format(apr_pool_t *p, const sa_cookie_attrs_t *a,
                        a->httponly ? "; HttpOnly" : "",
                        a->samesite ? "; SameSite=" : "",
                        a->samesite ? a->samesite : "",
-                       NULL);
+                       (char *)NULL);
 }

@@ -54,11 +54,10 @@ static apr_status_t incr_value(apr_pool_t *p, const sa_value_t *old,
                                sa_value_t **nv)
 {
     apr_int64_t cur = 0;
-    apr_status_t rv;
     char *txt;
 
     if (old != NULL) {
-        rv = sa_parse_int64(old->data, old->len, &cur);
+        apr_status_t rv = sa_parse_int64(old->data, old->len, &cur);
         if (rv != APR_SUCCESS) {
             return rv;
         }

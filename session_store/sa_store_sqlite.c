@@ -107,7 +107,7 @@ static apr_status_t run_sql(sa_sqlite_t *c, apr_pool_t *p, apr_dbd_t *h,
         return APR_EGENERAL;
     }
     while (apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
-        continue;
+        /* drain, so the statement is finished */
     }
     return APR_SUCCESS;
 }
@@ -235,7 +235,7 @@ static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
     if (env->change_owner) {
         static const char *const suffixes[] = { "", "-wal", "-shm" };
         for (i = 0; i < 3; i++) {
-            rv = give_to_user(p, apr_pstrcat(p, c->path, suffixes[i], NULL),
+            rv = give_to_user(p, apr_pstrcat(p, c->path, suffixes[i], (char *)NULL),
                               env, why);
             if (rv != APR_SUCCESS) {
                 return rv;

@@ -147,14 +147,14 @@ static int run_op(request_rec *r, char *op, char *arg)
     }
     else if (!strcmp(op, "keys")) {
         apr_array_header_t *keys;
-        int i;
         rv = sa_keys(r, &keys);
         if (rv == APR_SUCCESS) {
+            int i;
             ap_rputs("keys", r);
             for (i = 0; i < keys->nelts; i++) {
                 const char *k = APR_ARRAY_IDX(keys, i, const char *);
                 ap_rvputs(r, i ? "," : " ", escape(r->pool, k, strlen(k)),
-                          NULL);
+                          (char *)NULL);
             }
             ap_rputs("\n", r);
         }
