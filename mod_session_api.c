@@ -20,7 +20,10 @@
 
 #include "unixd.h"
 
+#include "mod_watchdog.h"
+
 #include "mod_session_api.h"
+#include "session_store/sa_cleanup.h"
 #include "session_store/sa_cookie.h"
 #include "session_store/sa_id.h"
 #include "session_store/sa_persist.h"
@@ -37,6 +40,9 @@ module AP_MODULE_DECLARE_DATA session_api_module;
 #define SA_FILTER           "SESSION_API"
 #define SA_HANDLER          "visitor-counter"
 #define SA_COUNT_KEY        "count"
+#define SA_WATCHDOG         "_session_api_"
+#define SA_DEFAULT_CLEANUP  300               /* seconds */
+#define SA_CLEANUP_BUDGET   apr_time_from_sec(5)
 
 /* The seed tutorial's home.html, around {{count}}. */
 static const char sa_builtin_head[] =
@@ -46,6 +52,8 @@ static const char sa_builtin_tail[] = "</span></h1></body></html>\n";
 typedef struct {
     const char *store_spec;
     sa_store_t *store;
+    int sync;                   /* SessionAPIStoreSync; -1 unset */
+    apr_int64_t cleanup;        /* SessionAPICleanupInterval; -1 unset */
 } sa_server_conf_t;
 
 #define UNSET (-1)
@@ -83,8 +91,12 @@ static apr_global_mutex_t *sa_write_lock;
 
 static void *create_server_conf(apr_pool_t *p, server_rec *s)
 {
+    sa_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
     (void)s;
-    return apr_pcalloc(p, sizeof(sa_server_conf_t));
+    c->sync = -1;
+    c->cleanup = -1;
+    return c;
 }
 
 static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
@@ -94,6 +106,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
     c->store_spec = add->store_spec ? add->store_spec : base->store_spec;
     c->store = add->store ? add->store : base->store;
+    c->sync = add->sync != -1 ? add->sync : base->sync;
+    c->cleanup = add->cleanup != -1 ? add->cleanup : base->cleanup;
     return c;
 }
 
@@ -164,6 +178,30 @@ static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
     }
     sc->store_spec = arg;
     return NULL;
+}
+
+static sa_server_conf_t *cmd_server_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config,
+                                &session_api_module);
+}
+
+static const char *set_store_sync(cmd_parms *cmd, void *dummy, int on)
+{
+    (void)dummy;
+    cmd_server_conf(cmd)->sync = on;
+    return NULL;
+}
+
+static const char *parse_number(cmd_parms *cmd, const char *arg,
+                                apr_int64_t min, apr_int64_t max,
+                                apr_int64_t *out);
+
+static const char *set_cleanup(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    (void)dummy;
+    return parse_number(cmd, arg, 0, 86400 * 365,
+                        &cmd_server_conf(cmd)->cleanup);
 }
 
 static const char *set_cookie_name(cmd_parms *cmd, void *dconf,
@@ -347,6 +385,11 @@ static const command_rec sa_cmds[] = {
     AP_INIT_TAKE1("SessionAPIStore", set_store, NULL, RSRC_CONF,
                   "where sessions live, as scheme:location "
                   "(sqlite:/absolute/path)"),
+    AP_INIT_FLAG("SessionAPIStoreSync", set_store_sync, NULL, RSRC_CONF,
+                 "On to make every save reach the disk before the response "
+                 "(survives power loss; slower)"),
+    AP_INIT_TAKE1("SessionAPICleanupInterval", set_cleanup, NULL, RSRC_CONF,
+                  "seconds between purges of expired sessions, 0 for none"),
     AP_INIT_TAKE1("SessionAPICookieName", set_cookie_name, NULL,
                   RSRC_CONF | ACCESS_CONF, "the session cookie's name"),
     AP_INIT_TAKE1("SessionAPICookiePath", set_cookie_path, NULL,
@@ -892,9 +935,13 @@ static int sa_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return ap_mutex_register(pconf, SA_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-static void store_env(sa_store_env_t *env, apr_pool_t *p)
+static void store_env(sa_store_env_t *env, server_rec *s)
 {
+    sa_server_conf_t *sc = ap_get_module_config(s->module_config,
+                                                &session_api_module);
+
     memset(env, 0, sizeof(*env));
+    env->durable = sc->sync == 1;
     env->change_owner = geteuid() == 0;
     env->uid = ap_unixd_config.user_id;
     env->gid = ap_unixd_config.group_id;
@@ -906,7 +953,97 @@ static void store_env(sa_store_env_t *env, apr_pool_t *p)
         env->max_threads = 1;
     }
     env->write_lock = sa_write_lock;
-    (void)p;
+}
+
+typedef struct {
+    sa_store_t *store;
+    server_rec *s;
+} sa_cleanup_ctx_t;
+
+static apr_status_t sa_cleanup_cb(int state, void *data, apr_pool_t *pool)
+{
+    sa_cleanup_ctx_t *ctx = data;
+    apr_time_t start = apr_time_now();
+    const char *why = NULL;
+    int purged = 0;
+    apr_status_t rv;
+
+    if (state != AP_WATCHDOG_STATE_RUNNING) {
+        return APR_SUCCESS;
+    }
+    rv = sa_cleanup_run(ctx->store, pool, start, SA_CLEANUP_BATCH,
+                        SA_CLEANUP_BUDGET, &purged, &why);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->s, "SA0402: store %s: "
+                     "purging expired sessions failed after %d: %s; trying "
+                     "again at the next interval", ctx->store->name, purged,
+                     why ? why : "");
+    }
+    else if (purged > 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ctx->s, "SA0401: store %s: "
+                     "purged %d expired sessions in %" APR_TIME_T_FMT " ms",
+                     ctx->store->name, purged,
+                     apr_time_as_msec(apr_time_now() - start));
+    }
+    /* Anything but success would stop the watchdog calling us. */
+    return APR_SUCCESS;
+}
+
+/* One watchdog thread, in one child at a time, purges every store. */
+static int start_cleanup(apr_pool_t *pconf, server_rec *vs,
+                         ap_watchdog_t **wd)
+{
+    static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
+    sa_server_conf_t *sc = ap_get_module_config(vs->module_config,
+                                                &session_api_module);
+    apr_int64_t interval = sc->cleanup != -1 ? sc->cleanup
+                                             : SA_DEFAULT_CLEANUP;
+    sa_cleanup_ctx_t *ctx;
+    apr_status_t rv;
+
+    if (interval == 0) {
+        return OK;
+    }
+    if (*wd == NULL) {
+        get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+        register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+        if (get_instance == NULL || register_cb == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, "SA0105: "
+                         "mod_watchdog is not loaded: expired sessions stay "
+                         "in the stores (they are never loaded)");
+            return DECLINED;
+        }
+        rv = get_instance(wd, SA_WATCHDOG, 0, 1, pconf);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "SA0106: cannot "
+                         "create the %s watchdog", SA_WATCHDOG);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    ctx = apr_palloc(pconf, sizeof(*ctx));
+    ctx->store = sc->store;
+    ctx->s = vs;
+    rv = register_cb(*wd, apr_time_from_sec(interval), ctx, sa_cleanup_cb);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "SA0107: cannot "
+                     "schedule the purge of %s", sc->store->name);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* Calls fn once for each distinct store, with the first server using it. */
+static server_rec *first_user(server_rec *s, server_rec *vs)
+{
+    server_rec *seen;
+
+    for (seen = s; seen != vs; seen = seen->next) {
+        if (server_store(seen) == server_store(vs)) {
+            return seen;
+        }
+    }
+    return vs;
 }
 
 static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -914,13 +1051,16 @@ static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     sa_server_conf_t *main_conf = ap_get_module_config(s->module_config,
                                                        &session_api_module);
-    sa_store_env_t env;
+    ap_watchdog_t *wd = NULL;
     server_rec *vs;
     apr_status_t rv;
+    int dry_run = ap_state_query(AP_SQ_MAIN_STATE)
+                  == AP_SQ_MS_CREATE_PRE_CONFIG;
 
     (void)plog;
     if (main_conf->store == NULL) {
-        const char *err = sa_store_create(pconf, SA_DEFAULT_STORE, &main_conf->store);
+        const char *err = sa_store_create(pconf, SA_DEFAULT_STORE,
+                                          &main_conf->store);
         if (err != NULL) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "SA0101: built-in "
                          "default store %s", err);
@@ -932,31 +1072,36 @@ static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rv != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;   /* logged by httpd */
     }
-    store_env(&env, ptemp);
-
     for (vs = s; vs; vs = vs->next) {
         sa_server_conf_t *sc = ap_get_module_config(vs->module_config,
                                                     &session_api_module);
-        const char *why = NULL;
-        server_rec *seen;
-
         if (sc->store == NULL) {
             sc->store = main_conf->store;
         }
-        for (seen = s; seen != vs; seen = seen->next) {
-            if (server_store(seen) == sc->store) {
-                break;
-            }
-        }
-        if (seen != vs) {
+    }
+    for (vs = s; vs; vs = vs->next) {
+        sa_store_env_t env;
+        const char *why = NULL;
+
+        if (first_user(s, vs) != vs) {
             continue;   /* shared with an earlier server, set up already */
         }
-        rv = sa_store_setup(sc->store, ptemp, &env, &why);
+        store_env(&env, vs);
+        rv = sa_store_setup(server_store(vs), ptemp, &env, &why);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "SA0102: "
                          "SessionAPIStore %s cannot be used: %s",
-                         sc->store->name, why ? why : "unknown reason");
+                         server_store(vs)->name, why ? why : "unknown reason");
             return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!dry_run) {
+            int status = start_cleanup(pconf, vs, &wd);
+            if (status == DECLINED) {
+                break;  /* no mod_watchdog: said once */
+            }
+            if (status != OK) {
+                return status;
+            }
         }
     }
     return OK;
@@ -964,7 +1109,6 @@ static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void sa_child_init(apr_pool_t *p, server_rec *s)
 {
-    sa_store_env_t env;
     server_rec *vs;
     apr_status_t rv;
 
@@ -976,19 +1120,14 @@ static void sa_child_init(apr_pool_t *p, server_rec *s)
                      "the %s mutex in this child", SA_MUTEX_TYPE);
         sa_write_lock = NULL;
     }
-    store_env(&env, p);
     for (vs = s; vs; vs = vs->next) {
-        server_rec *seen;
+        sa_store_env_t env;
         const char *why = NULL;
 
-        for (seen = s; seen != vs; seen = seen->next) {
-            if (server_store(seen) == server_store(vs)) {
-                break;
-            }
-        }
-        if (seen != vs) {
+        if (first_user(s, vs) != vs) {
             continue;
         }
+        store_env(&env, vs);
         rv = sa_store_child_init(server_store(vs), p, &env, &why);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "SA0104: store %s: "
@@ -1003,7 +1142,8 @@ static void sa_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_pre_config(sa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(sa_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(sa_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_watchdog starts the purge thread that uses the stores. */
+    ap_hook_child_init(sa_child_init, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(counter_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(insert_filter, NULL, NULL, APR_HOOK_LAST);
     ap_hook_insert_error_filter(insert_filter, NULL, NULL, APR_HOOK_LAST);

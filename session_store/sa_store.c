@@ -8,6 +8,7 @@
 
 static const sa_store_provider_t *const providers[] = {
     &sa_store_sqlite_provider,
+    &sa_store_file_provider,
 };
 
 const char *sa_store_create(apr_pool_t *p, const char *spec,
@@ -37,7 +38,7 @@ const char *sa_store_create(apr_pool_t *p, const char *spec,
             return NULL;
         }
     }
-    return apr_psprintf(p, "'%s': unknown store scheme '%.*s' (known: sqlite)",
+    return apr_psprintf(p, "'%s': unknown store scheme '%.*s' (known: sqlite, file)",
                         spec, (int)(colon - spec), spec);
 }
 

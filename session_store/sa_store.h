@@ -52,6 +52,7 @@ typedef struct sa_store_env_t {
     apr_gid_t gid;
     const char *user_name;      /* for error messages */
     int max_threads;            /* concurrent requests in one process */
+    int durable;                /* a save must survive a power loss */
     apr_global_mutex_t *write_lock; /* serializes writers across processes,
                                        may be NULL */
 } sa_store_env_t;
@@ -110,5 +111,6 @@ apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
                             int max, int *removed, const char **why);
 
 extern const sa_store_provider_t sa_store_sqlite_provider;
+extern const sa_store_provider_t sa_store_file_provider;
 
 #endif

@@ -22,6 +22,7 @@
 
 typedef struct {
     const char *path;
+    int durable;
     const apr_dbd_driver_t *driver;
     apr_reslist_t *conns;
     int max_conns;
@@ -127,8 +128,10 @@ static apr_status_t open_db(sa_sqlite_t *c, apr_pool_t *p, apr_dbd_t **h,
                  APR_STRINGIFY(SA_SQLITE_BUSY_TIMEOUT_MS), why);
     if (rv == APR_SUCCESS) {
         /* WAL with NORMAL: a power loss may lose the last commits, never
-         * corrupt the file; an application crash loses nothing. */
-        rv = run_sql(c, p, *h, "PRAGMA synchronous = NORMAL", why);
+         * corrupt the file; an application crash loses nothing. FULL
+         * syncs the WAL at every commit. */
+        rv = run_sql(c, p, *h, c->durable ? "PRAGMA synchronous = FULL"
+                                          : "PRAGMA synchronous = NORMAL", why);
     }
     if (rv != APR_SUCCESS) {
         apr_dbd_close(c->driver, *h);
@@ -304,6 +307,7 @@ static apr_status_t sqlite_child_init(void *ctx, apr_pool_t *p,
         return rv;
     }
     c->write_lock = env->write_lock;
+    c->durable = env->durable;
     c->max_conns = hmax;
     rv = apr_reslist_create(&c->conns, 0, hmax, hmax, 0, conn_construct,
                             conn_destruct, c, p);

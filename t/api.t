@@ -9,7 +9,7 @@ use SessionAPITest;
 plan tests => 56;
 
 sub esc { uri_escape($_[0], '^A-Za-z0-9._~-') }
-sub row_exists { sql("SELECT count(*) FROM session_api WHERE id = '$_[0]'") }
+sub row_exists { store_record($_[0]) ? 1 : 0 }
 
 my $ua = browser();
 
@@ -67,7 +67,7 @@ $res = api($ua, '/api', ['expiry', 60], ['age'], ['close']);
 is_deeply([split /\n/, $res->content], ['expiry ok', 'age 60', 'close 0'],
           'set_expiry(60): age 60, not at browser close');
 like(set_cookies($res)->[0], qr/; Max-Age=60; /, 'the cookie says Max-Age=60');
-my $exp = sql("SELECT expiry FROM session_api WHERE id = '$id'") / 1e6;
+my $exp = store_record($id)->{expiry};
 ok(abs($exp - (time + 60)) < 3, 'the store expires it 60 s from now');
 $lines = api_lines($ua, '/api', ['age'], ['date']);
 is($lines->[0], 'age 60', 'the expiry setting is stored with the session');
@@ -86,7 +86,7 @@ $lines = [split /\n/, $res->content];
 like($lines->[1], qr/^age (99|100)$/, 'set_expiry(date): age counts down to it');
 is($lines->[2], "date $when", 'get_expiry_date is that date');
 is($lines->[3], 'close 0', 'not at browser close');
-$exp = sql("SELECT expiry FROM session_api WHERE id = '$id'") / 1e6;
+$exp = store_record($id)->{expiry};
 is(int($exp), $when, 'the store expires it at that date');
 
 $lines = api_lines($ua, '/api', ['expiry', -1], ['age'], ['close']);
@@ -136,18 +136,18 @@ is(api_lines($thief, '/api', ['get', 'user'])->[0], 'get user notfound',
 like(api_lines(browser(), '/api/off', ['get', 'a'])->[0], qr/^get error 70023 /,
      'SessionAPI Off: the API answers APR_ENOTIMPL');
 
-my $rows = sql('SELECT count(*) FROM session_api');
+my $rows = store_count();
 my $log = error_log_size();
 $res = api(browser(), '/api/small', ['set', 'big', 'x' x 500]);
 is($res->code, 500, 'a session over SessionAPIMaxSize is a 500, not a silent loss');
 like(error_log_since($log), qr/SA0205: .*over the limit of 200/,
      'the error log says the session is over the limit');
-is(sql('SELECT count(*) FROM session_api'), $rows, 'and nothing was stored');
+is(store_count(), $rows, 'and nothing was stored');
 
 $res = api(browser(), '/api', ['set', 'a', 1], ['fail', 500]);
 is($res->code, 500, 'handler fails with 500 after a set');
 is(scalar @{ set_cookies($res) }, 0, 'no cookie on a 500');
-is(sql('SELECT count(*) FROM session_api'), $rows, 'nothing saved on a 500');
+is(store_count(), $rows, 'nothing saved on a 500');
 
 my $b = browser();
 $res = api($b, '/api', ['set', 'seen', 'yes'], ['fail', 404]);

@@ -36,7 +36,7 @@ is(count_of($ua->get(base_url() . '/fun1/')), 4,
          'the first browser is unaffected: 4');
 
 my $id = cookie_id($res);
-is(sql("SELECT data FROM session_api WHERE id = '$id'"), 'count=4',
+is(store_record($id)->{data}, 'count=4',
          'the store holds the count');
 
 $res = $ua->post(base_url() . '/fun1/');

@@ -27,17 +27,17 @@ is_deeply([split /\n/, $res->content], ['get n notfound', 'incr n=1'],
           'an expired session is never loaded, whatever the cookie says');
 my $new = cookie_id($res);
 isnt($new, $id, 'a new id is issued');
-is(sql("SELECT count(*) FROM session_api WHERE id = '$new'"), 1, 'and stored');
+ok(store_record($new), 'and stored');
 
 # SaveEveryRequest: a read refreshes the expiry and the cookie.
 my $b = browser();
 api($b, '/api/every', ['set', 'a', 1]);
 my $id2 = cookie_id(api($b, '/api/every', ['get', 'a']));
 ok(defined $id2 && length $id2, 'SessionAPISaveEveryRequest: a read sends the cookie again');
-my $e1 = sql("SELECT expiry FROM session_api WHERE id = '$id2'");
+my $e1 = store_record($id2)->{expiry};
 sleep 1;
 $res = api($b, '/api/every', ['get', 'a']);
-my $e2 = sql("SELECT expiry FROM session_api WHERE id = '$id2'");
+my $e2 = store_record($id2)->{expiry};
 ok($e2 > $e1, 'and moves the stored expiry');
 $res = $b->get(base_url() . '/api/every?');
 is(scalar @{ set_cookies($res) }, 1,

@@ -6,7 +6,7 @@ use SessionAPITest;
 
 plan tests => 10;
 
-my $rows = sub { sql('SELECT count(*) FROM session_api') };
+my $rows = \&store_count;
 
 my $before = $rows->();
 my $ua = browser();

@@ -19,6 +19,5 @@ is(count_of($ua->get(base_url() . '/fun1/')), 5,
    'the count goes on after a full stop and start');
 is(count_of(browser()->get(base_url() . '/fun1/')), 1,
    'a new browser still starts at 1');
-my $stat = (stat(db_path()))[4];
-is(scalar getpwuid($stat), server_user(),
-   'the database belongs to the user the children run as');
+is(store_files_owner(), server_user(),
+   'the store belongs to the user the children run as');

@@ -12,9 +12,11 @@ use URI::Escape qw(uri_escape);
 use Apache::Test ();
 use Apache::TestRequest ();
 
-our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies cookie_id
-                 db_path sql server_user error_log_since error_log_size
-                 count_of restart_server);
+our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
+                 cookie_id count_of server_user error_log_since
+                 error_log_size restart_server
+                 store_kind store_ids store_record store_count
+                 store_corrupt store_read_only store_files_owner);
 
 sub base_url { 'http://' . Apache::TestRequest::hostport() }
 
@@ -71,25 +73,104 @@ sub count_of {
     return $res->decoded_content =~ m{<span>(\d+)</span>} ? $1 : undef;
 }
 
-sub db_path { "$ENV{SESSION_API_TEST_DIR}/db/sessions.sqlite" }
-
 sub server_user { Apache::Test::vars('user') }
 
-# Runs SQL on the server's database as the server's user, so that no file
-# SQLite creates beside it ends up owned by root.
-sub sql {
-    my $q = shift;
-    my @cmd = ('sqlite3', '-cmd', '.timeout 5000', db_path(), $q);
+# The store under test, chosen by t/TEST.PL: the same tests run against
+# every store, and these helpers look inside whichever it is.
+sub store_kind { $ENV{SESSION_API_TEST_STORE_KIND} || 'sqlite' }
+sub db_path    { "$ENV{SESSION_API_TEST_DIR}/db/sessions.sqlite" }
+sub files_dir  { "$ENV{SESSION_API_TEST_DIR}/files" }
+
+# Runs a command as the server's user, so that nothing it creates (SQLite's
+# -wal and -shm files) ends up owned by root.
+sub as_server_user {
+    my @cmd = @_;
     if ($> == 0) {
         my $quoted = join ' ', map { my $s = $_; $s =~ s/'/'\\''/g; "'$s'" } @cmd;
         @cmd = ('su', '-s', '/bin/sh', server_user(), '-c', $quoted);
     }
-    open my $fh, '-|', @cmd or die "sqlite3: $!";
+    open my $fh, '-|', @cmd or die "$cmd[0]: $!";
     local $/;
     my $out = <$fh> // '';
-    close $fh or die "sqlite3 failed ($?) on: $q\n";
+    close $fh or die "failed ($?): @_\n";
     $out =~ s/\n+\z//;
     return $out;
+}
+
+sub sql { as_server_user('sqlite3', '-cmd', '.timeout 5000', db_path(), @_) }
+
+sub record_path {
+    my $id = shift;
+    return files_dir() . '/' . substr($id, 0, 1) . '/' . substr($id, 1, 1)
+           . "/$id";
+}
+
+# Every record's id (or file name), expired or not.
+sub store_ids {
+    if (store_kind() eq 'sqlite') {
+        return split /\n/, sql('SELECT id FROM session_api');
+    }
+    my @ids;
+    for my $d1 (glob files_dir() . '/*') {
+        for my $d2 (glob "$d1/*") {
+            opendir my $dh, $d2 or next;
+            push @ids, grep { !/^\./ } readdir $dh;
+        }
+    }
+    return @ids;
+}
+
+sub store_count { scalar(my @ids = store_ids()) }
+
+# { data, version, expiry (seconds) } of a record, undef if there is none.
+sub store_record {
+    my $id = shift;
+    if (store_kind() eq 'sqlite') {
+        my $row = sql("SELECT data || '|' || version || '|' || expiry "
+                      . "FROM session_api WHERE id = '$id'");
+        return undef unless length $row;
+        my ($data, $version, $expiry) = split /\|/, $row;
+        return { data => $data, version => $version, expiry => $expiry / 1e6 };
+    }
+    open my $fh, '<', record_path($id) or return undef;
+    local $/;
+    my $file = <$fh>;
+    my ($version, $expiry, $len, $data) = $file =~ /^SA1 (\d+) (\d+) (\d+)\n(.*)\z/s
+        or return { data => undef };
+    return { data => $data, version => $version, expiry => $expiry / 1e6 };
+}
+
+# Damages a record the way a crash or a disk error would.
+sub store_corrupt {
+    my $id = shift;
+    if (store_kind() eq 'sqlite') {
+        sql("UPDATE session_api SET data = '%%%not-a-session' WHERE id = '$id'");
+    }
+    else {
+        as_server_user('truncate', '-s', '10', record_path($id));
+    }
+}
+
+# Makes the store refuse every write from now on (1), or accept them (0).
+sub store_read_only {
+    my $on = shift;
+    if (store_kind() eq 'sqlite') {
+        sql(join ' ', map {
+            $on ? "CREATE TRIGGER read_only_$_ BEFORE $_ ON session_api "
+                  . "BEGIN SELECT RAISE(ABORT, 'store is read-only'); END;"
+                : "DROP TRIGGER read_only_$_;"
+        } qw(INSERT UPDATE DELETE));
+    }
+    else {
+        system('chmod', '-R', $on ? 'a-w' : 'u+w', files_dir()) == 0
+            or die "chmod failed";
+    }
+}
+
+# The user owning what the store keeps on disk.
+sub store_files_owner {
+    my $path = store_kind() eq 'sqlite' ? db_path() : files_dir();
+    return scalar getpwuid((stat $path)[4]);
 }
 
 sub error_log_path { Apache::Test::vars('t_logs') . '/error_log' }

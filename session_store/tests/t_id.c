@@ -1,0 +1,106 @@
+/* Session ids (sa_id.h): what sa_id_generate produces, and that
+ * sa_id_valid accepts exactly that shape, since it is the only thing that
+ * stands between a cookie value and a store path or query. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apr_general.h"
+#include "apr_hash.h"
+#include "sa_id.h"
+#include "tap.h"
+
+static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+static void test_generate(apr_pool_t *p)
+{
+    const char *id = NULL;
+    apr_hash_t *seen = apr_hash_make(p);
+    int used[256] = { 0 };
+    int i, all_ok = 1, distinct = 1, letters = 0;
+
+    is_int(sa_id_generate(p, &id), APR_SUCCESS, "generate succeeds");
+    ok(id != NULL, "generate returns an id");
+    is_int((long long)strlen(id), SA_ID_LEN, "id is %d characters", SA_ID_LEN);
+    is_int((long long)strspn(id, alphabet), SA_ID_LEN,
+           "id uses only a-z and 2-7: %s", id);
+    ok(sa_id_valid(id, strlen(id)), "generated id is valid");
+
+    for (i = 0; i < 1000; i++) {
+        const char *s;
+        if (sa_id_generate(p, &s) != APR_SUCCESS
+            || strlen(s) != SA_ID_LEN || !sa_id_valid(s, SA_ID_LEN)) {
+            all_ok = 0;
+        }
+        if (apr_hash_get(seen, s, APR_HASH_KEY_STRING) != NULL) {
+            distinct = 0;
+        }
+        apr_hash_set(seen, s, APR_HASH_KEY_STRING, s);
+        for (; *s; s++) {
+            used[(unsigned char)*s]++;
+        }
+    }
+    ok(all_ok, "1000 generated ids are all valid");
+    ok(distinct, "1000 generated ids are all distinct");
+    /* 32000 characters from a 32-letter alphabet: a letter that never
+     * shows up means the encoding drops bits. */
+    for (i = 0; alphabet[i]; i++) {
+        letters += used[(unsigned char)alphabet[i]] > 0;
+    }
+    is_int(letters, 32, "every letter of the alphabet occurs");
+}
+
+static void test_valid(void)
+{
+    const char *good = "abcdefghijklmnopqrstuvwxyz234567";
+    char buf[SA_ID_LEN + 2];
+    size_t i;
+    static const char bad_chars[] = "ABZ/.%018 9_-+=\\\"';&\t\n\x80\xff";
+
+    ok(sa_id_valid(good, SA_ID_LEN), "32 characters of the alphabet: valid");
+    ok(sa_id_valid("22222222222222222222222222222222", SA_ID_LEN),
+       "all '2': valid");
+
+    ok(!sa_id_valid(good, SA_ID_LEN - 1), "31 characters: invalid");
+    memcpy(buf, good, SA_ID_LEN);
+    buf[SA_ID_LEN] = 'a';
+    buf[SA_ID_LEN + 1] = '\0';
+    ok(!sa_id_valid(buf, SA_ID_LEN + 1), "33 characters: invalid");
+    ok(!sa_id_valid("", 0), "empty string: invalid");
+    ok(!sa_id_valid(NULL, 0), "NULL: invalid");
+    ok(!sa_id_valid(NULL, SA_ID_LEN), "NULL with length 32: invalid");
+
+    for (i = 0; i < sizeof(bad_chars) - 1; i++) {
+        int pos;
+        for (pos = 0; pos < SA_ID_LEN; pos += SA_ID_LEN - 1) {
+            memcpy(buf, good, SA_ID_LEN + 1);
+            buf[pos] = bad_chars[i];
+            ok(!sa_id_valid(buf, SA_ID_LEN),
+               "character 0x%02X at position %d: invalid",
+               (unsigned char)bad_chars[i], pos);
+        }
+    }
+    ok(!sa_id_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", SA_ID_LEN),
+       "uppercase id: invalid");
+    ok(!sa_id_valid("../../../../../../etc/passwd/abc", SA_ID_LEN),
+       "path of 32 characters: invalid");
+    ok(!sa_id_valid("%2e%2e%2fabcdefghijklmnopqrstuvw", SA_ID_LEN),
+       "percent-escaped path: invalid");
+
+    /* The length is authoritative: a NUL inside does not end the check. */
+    memcpy(buf, good, SA_ID_LEN + 1);
+    buf[10] = '\0';
+    ok(!sa_id_valid(buf, SA_ID_LEN), "embedded NUL: invalid");
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+
+    apr_initialize();
+    atexit(apr_terminate);
+    apr_pool_create(&p, NULL);
+    test_generate(p);
+    test_valid();
+    apr_pool_destroy(p);
+    return done();
+}
