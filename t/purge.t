@@ -1,0 +1,25 @@
+# The background purge (SessionAPICleanupInterval 1 in the test server)
+# removes exactly the expired sessions, and never a live one.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use SessionAPITest;
+
+plan tests => 4;
+
+my @short = map { cookie_id(api(browser(), '/api/short', ['set', 'n', $_])) } 1 .. 6;
+my @long  = map { cookie_id(api(browser(), '/api', ['set', 'n', $_])) } 1 .. 4;
+is(scalar(grep { store_record($_) } @short, @long), 10, 'ten sessions stored');
+
+# The short ones expire after 2 s; the purge runs every second.
+my $log = error_log_size();
+my $left;
+for (1 .. 60) {
+    sleep 1;
+    $left = grep { store_record($_) } @short;
+    last if $left == 0;
+}
+is($left, 0, 'every expired session was purged');
+is(scalar(grep { store_record($_) } @long), 4, 'every live session is still there');
+like(error_log_since($log), qr/SA0401: store \w+:\S+: purged \d+ expired sessions/,
+     'the purge says what it did in the error log');
