@@ -7,6 +7,7 @@
  * optional cross-process mutex around each write because SQLite's busy
  * handler alone lets one process starve another of the write lock. Every
  * write is one autocommit statement, so the lock is held for microseconds. */
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,6 +178,7 @@ static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
     apr_dbd_t *h;
     apr_status_t rv;
     apr_size_t i;
+    int created;
 
     rv = get_driver(c, p, why);
     if (rv != APR_SUCCESS) {
@@ -216,8 +218,17 @@ static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
         return APR_EACCES;
     }
 
+    created = apr_stat(&fi, c->path, APR_FINFO_TYPE, p) != APR_SUCCESS;
     rv = open_db(c, p, &h, why);
     if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* Sessions are secrets: a new database is for the server's user only
+     * (SQLite gives its -wal and -shm files the same mode). */
+    if (created && chmod(c->path, S_IRUSR | S_IWUSR) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        *why = apr_psprintf(p, "cannot chmod %s: %pm", c->path, &rv);
+        apr_dbd_close(c->driver, h);
         return rv;
     }
     rv = run_sql(c, p, h, "PRAGMA journal_mode = WAL", why);
@@ -238,8 +249,8 @@ static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
     if (env->change_owner) {
         static const char *const suffixes[] = { "", "-wal", "-shm" };
         for (i = 0; i < 3; i++) {
-            rv = give_to_user(p, apr_pstrcat(p, c->path, suffixes[i], (char *)NULL),
-                              env, why);
+            rv = give_to_user(p, apr_pstrcat(p, c->path, suffixes[i],
+                                             (char *)NULL), env, why);
             if (rv != APR_SUCCESS) {
                 return rv;
             }
