@@ -93,16 +93,8 @@ apr_status_t sa_persist_save(sa_store_t *st, sa_session_t *s,
     for (attempt = 0; attempt < SA_PERSIST_MAX_ATTEMPTS; attempt++) {
         sa_record_t rec;
 
-        if (sa_session_empty(s)) {
-            /* Django keeps no empty sessions, and neither do we. */
-            if (s->id != NULL) {
-                rv = sa_store_remove(st, s->pool, s->id, why);
-                if (rv != APR_SUCCESS) {
-                    return rv;
-                }
-                s->id = NULL;
-            }
-            break;
+        if (sa_session_empty(s) && s->version == 0) {
+            break;      /* Django keeps no empty sessions, nor do we */
         }
         sa_codec_encode(s->pool, s->data, &s->expiry, &rec.data, &rec.len);
         if (rec.len > max_size) {
@@ -117,13 +109,29 @@ apr_status_t sa_persist_save(sa_store_t *st, sa_session_t *s,
             rv = insert_new(st, s, &rec, why);
         }
         else {
+            /* An emptied session is ended by the same compare-and-set (an
+             * expiry of now makes it dead to every load), so a concurrent
+             * write into it is replayed, not deleted with it. */
+            int emptied = sa_session_empty(s);
+            if (emptied) {
+                rec.expiry = now;
+            }
             rv = sa_store_update(st, s->pool, s->id, s->version, &rec, why);
             if (rv == SA_ECONFLICT) {
-                rv = rebase(st, s, now, why);
+                /* The real clock: the store judges expiry by it. */
+                rv = rebase(st, s, apr_time_now(), why);
                 if (rv != APR_SUCCESS) {
                     return rv;
                 }
                 continue;
+            }
+            if (rv == APR_SUCCESS && emptied) {
+                rv = sa_store_remove(st, s->pool, s->id, why);
+                s->id = NULL;
+                if (rv != APR_SUCCESS) {
+                    return rv;
+                }
+                break;
             }
         }
         if (rv != APR_SUCCESS) {

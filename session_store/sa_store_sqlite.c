@@ -327,8 +327,10 @@ static apr_status_t sqlite_child_init(void *ctx, apr_pool_t *p,
                             c->path);
         return rv;
     }
-    apr_pool_cleanup_register(p, c->conns, (apr_status_t (*)(void *))
-                              apr_reslist_destroy, apr_pool_cleanup_null);
+    /* The connections live in subpools of p, which APR destroys before
+     * p's own cleanups run: the list must go first, or it would close
+     * freed handles. */
+    apr_reslist_cleanup_order_set(c->conns, APR_RESLIST_CLEANUP_FIRST);
     return APR_SUCCESS;
 }
 

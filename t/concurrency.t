@@ -52,6 +52,10 @@ my $lines = run_clients($TOTAL / $CLIENTS, sub {
     return HTTP::Response->new($res->code, '', [], defined $n ? $n : 'none');
 });
 my @ok = grep { /^200 \d+$/ } @$lines;
+my %bad;
+$bad{(split ' ', $_)[0]}++ for grep { !/^200 \d+$/ } @$lines;
+diag("answers other than 200 with a count: "
+     . join(', ', map { "$_ x$bad{$_}" } sort keys %bad)) if %bad;
 is(scalar @ok, $TOTAL, "all $TOTAL requests answered 200 with a count");
 my %seen;
 $seen{(split ' ', $_)[1]}++ for @ok;

@@ -179,10 +179,10 @@ static void test_expiry_kinds(apr_pool_t *p)
     int i;
 
     for (i = 0; i < (int)(sizeof(kinds) / sizeof(kinds[0])); i++) {
-        const char *what = apr_psprintf(p, "expiry kind %d age %" APR_INT64_T_FMT
-                                        " date %" APR_TIME_T_FMT,
-                                        kinds[i].kind, kinds[i].age,
-                                        kinds[i].date);
+        const char *what = apr_psprintf(p, "expiry kind %d age %"
+                                        APR_INT64_T_FMT " date %"
+                                        APR_TIME_T_FMT, kinds[i].kind,
+                                        kinds[i].age, kinds[i].date);
         roundtrip(p, make_data(p, one, 1), &kinds[i], what);
         roundtrip(p, apr_hash_make(p), &kinds[i],
                   apr_pstrcat(p, what, ", no keys", NULL));
@@ -218,7 +218,8 @@ static void test_canonical(apr_pool_t *p)
         is_str(e1, "k%C3%A9=%0A%00%26%3D%25", "escapes are uppercase %%XX");
     }
     sa_codec_encode(p, make_data(p, fwd, 3), &age, &e2, &l2);
-    is_str(e2, "!age=60&a=x%20y&b=2&c=", "encoding twice gives the same bytes");
+    is_str(e2, "!age=60&a=x%20y&b=2&c=",
+           "encoding twice gives the same bytes");
 }
 
 static void test_corrupt(apr_pool_t *p)

@@ -129,7 +129,8 @@ static void test_format(void)
        "browser-session cookie has neither Max-Age nor Expires");
     c = sa_cookie_format(pool, &all, ID_A, 0, 3600, now);
     is_str(c, NAME "=" ID_A "; Path=/app; Domain=.example.org; Secure; "
-           "HttpOnly; SameSite=Lax", "browser-session cookie, every attribute");
+           "HttpOnly; SameSite=Lax",
+           "browser-session cookie, every attribute");
 
     c = sa_cookie_format(pool, &plain, NULL, 1, 3600, now);
     is_str(c, NAME "=; Path=/; Max-Age=0; "
@@ -138,7 +139,7 @@ static void test_format(void)
     is_str(c, NAME "=; Path=/app; Domain=.example.org; Max-Age=0; "
            "Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; "
            "SameSite=Lax",
-           "deletion keeps Path and Domain, else the browser keeps the cookie");
+           "deletion keeps Path and Domain, or the browser keeps the cookie");
 
     c = sa_cookie_format(pool, &plain, ID_A, 1, -5, now);
     is_str(c, NAME "=" ID_A "; Path=/; Max-Age=0; "

@@ -242,7 +242,8 @@ static void test_expiry(apr_pool_t *p)
            "date: the date itself");
     is_int(sa_expiry_age(&frac, &fortnight, now), 90,
            "date in 90.999999 s: age truncated to 90");
-    is_int(sa_expiry_age(&past, &fortnight, now), 0, "date in the past: age 0");
+    is_int(sa_expiry_age(&past, &fortnight, now), 0,
+           "date in the past: age 0");
     is_int(sa_expiry_date(&past, &fortnight, now), past.date,
            "date in the past: the date itself");
     is_int(sa_expiry_age(&exact, &fortnight, now), 0, "date == now: age 0");

@@ -146,9 +146,9 @@ static inline void tap_diag_mem(const char *label, const char *s, size_t len)
     }
     for (i = 0; i < len && o + 5 < sizeof(buf); i++) {
         unsigned char c = (unsigned char)s[i];
+        int printable = c >= 32 && c < 127 && c != '\\';
         o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-                              c >= 32 && c < 127 && c != '\\' ? "%c" : "\\x%02X",
-                              c);
+                              printable ? "%c" : "\\x%02X", c);
     }
     buf[o] = '\0';
     diag("%s: (%zu bytes) %s%s", label, len, buf, i < len ? "..." : "");

@@ -1,0 +1,8 @@
+-- new.lua: scenario 2, the new visitor: no request carries a cookie, so
+-- every request creates a session (and its count is 1). Also drives the
+-- two ceiling rows, which have no session at all.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
+
+function response(status, headers, body)
+   record(status, body)
+end
