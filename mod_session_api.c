@@ -671,12 +671,20 @@ static apr_status_t session_api_set_expiry_date(request_rec *r,
     return set_expiry(r, SA_EXPIRY_DATE, 0, date);
 }
 
+/* The session, and the policy its expiry is judged by here. */
+static apr_status_t expiry_view(request_rec *r, sa_session_t **s,
+                                sa_policy_t *pol)
+{
+    *pol = conf_policy(dir_conf(r));
+    return ensure_session(r, s);
+}
+
 static apr_status_t session_api_get_expiry_age(request_rec *r,
                                                apr_int64_t *seconds)
 {
     sa_session_t *s;
-    sa_policy_t pol = conf_policy(dir_conf(r));
-    apr_status_t rv = ensure_session(r, &s);
+    sa_policy_t pol;
+    apr_status_t rv = expiry_view(r, &s, &pol);
 
     if (rv == APR_SUCCESS) {
         *seconds = sa_expiry_age(&s->expiry, &pol, apr_time_now());
@@ -688,8 +696,8 @@ static apr_status_t session_api_get_expiry_date(request_rec *r,
                                                 apr_time_t *date)
 {
     sa_session_t *s;
-    sa_policy_t pol = conf_policy(dir_conf(r));
-    apr_status_t rv = ensure_session(r, &s);
+    sa_policy_t pol;
+    apr_status_t rv = expiry_view(r, &s, &pol);
 
     if (rv == APR_SUCCESS) {
         *date = sa_expiry_date(&s->expiry, &pol, apr_time_now());
@@ -701,8 +709,8 @@ static apr_status_t session_api_get_expire_at_browser_close(request_rec *r,
                                                             int *at_close)
 {
     sa_session_t *s;
-    sa_policy_t pol = conf_policy(dir_conf(r));
-    apr_status_t rv = ensure_session(r, &s);
+    sa_policy_t pol;
+    apr_status_t rv = expiry_view(r, &s, &pol);
 
     if (rv == APR_SUCCESS) {
         *at_close = sa_expire_at_browser_close(&s->expiry, &pol);
@@ -1033,7 +1041,8 @@ static int start_cleanup(apr_pool_t *pconf, server_rec *vs,
     return OK;
 }
 
-/* Calls fn once for each distinct store, with the first server using it. */
+/* The first server in the list that uses the same store as vs: each store
+ * is set up and initialised once, for that server. */
 static server_rec *first_user(server_rec *s, server_rec *vs)
 {
     server_rec *seen;

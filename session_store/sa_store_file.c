@@ -193,25 +193,36 @@ static apr_status_t read_record(apr_pool_t *p, int fd, const char *path,
     return APR_SUCCESS;
 }
 
+/* Opens a record for reading: APR_NOTFOUND if absent, SA_ECORRUPT for a
+ * symbolic link (never followed). */
+static apr_status_t open_record(apr_pool_t *p, const char *path, int *fd,
+                                const char **why)
+{
+    *fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd >= 0) {
+        return APR_SUCCESS;
+    }
+    if (errno == ENOENT || errno == ENOTDIR) {
+        return APR_NOTFOUND;
+    }
+    if (errno == ELOOP) {
+        *why = apr_psprintf(p, "%s is a symbolic link; not followed", path);
+        return SA_ECORRUPT;
+    }
+    return os_error(p, why, "cannot open", path);
+}
+
 static apr_status_t file_load(void *ctx, apr_pool_t *p, const char *id,
                               apr_time_t now, sa_record_t *rec,
                               const char **why)
 {
     sa_file_t *c = ctx;
     const char *path = record_path(p, c, id);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    apr_status_t rv;
+    int fd;
+    apr_status_t rv = open_record(p, path, &fd, why);
 
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            return APR_NOTFOUND;
-        }
-        if (errno == ELOOP) {
-            *why = apr_psprintf(p, "%s is a symbolic link; not followed",
-                                path);
-            return SA_ECORRUPT;
-        }
-        return os_error(p, why, "cannot open", path);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     rv = read_record(p, fd, path, c, rec, why);
     close(fd);
@@ -323,22 +334,15 @@ static apr_status_t lock_record(apr_pool_t *p, const char *path, int *fdp,
 
     for (tries = 0; tries < SA_FILE_LOCK_TRIES; tries++) {
         struct stat locked, current;
-        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int fd;
+        apr_status_t rv = open_record(p, path, &fd, why);
 
-        if (fd < 0) {
-            if (errno == ENOENT || errno == ENOTDIR) {
-                return APR_NOTFOUND;
-            }
-            if (errno == ELOOP) {
-                *why = apr_psprintf(p, "%s is a symbolic link; not followed",
-                                    path);
-                return SA_ECORRUPT;
-            }
-            return os_error(p, why, "cannot open", path);
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
         while (flock(fd, LOCK_EX) != 0) {
             if (errno != EINTR) {
-                apr_status_t rv = os_error(p, why, "cannot lock", path);
+                rv = os_error(p, why, "cannot lock", path);
                 close(fd);
                 return rv;
             }
