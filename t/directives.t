@@ -46,6 +46,10 @@ my @bad = (
     ['SessionAPIStore nosuch:/x',              qr/SessionAPIStore 'nosuch:\/x': unknown store scheme 'nosuch'/],
     ['SessionAPIStore /var/lib/x.sqlite',      qr/SessionAPIStore '\/var\/lib\/x.sqlite' is not of the form scheme:location/],
     ['SessionAPIStore sqlite:relative.db',     qr/SessionAPIStore 'sqlite:relative.db': the SQLite path must be absolute/],
+    ['SessionAPIStore file:relative/dir',      qr/SessionAPIStore 'file:relative\/dir': the session directory must be an absolute path/],
+    ['SessionAPIStoreSync sometimes',          qr/SessionAPIStoreSync must be On or Off/],
+    ['SessionAPICleanupInterval -1',           qr/SessionAPICleanupInterval '-1': must be a whole number from 0 to/],
+    ['SessionAPICleanupInterval hourly',       qr/SessionAPICleanupInterval 'hourly': must be a whole number/],
     ['SessionAPICookieName "bad name"',        qr/SessionAPICookieName 'bad name' is not a valid cookie name/],
     ['SessionAPICookieName a;b',               qr/SessionAPICookieName 'a;b' is not a valid cookie name/],
     ['SessionAPICookiePath app',               qr/SessionAPICookiePath 'app' must start with \//],
@@ -64,21 +68,23 @@ my @bad = (
     ['SessionAPICounterTemplate /etc/hostname', qr/SessionAPICounterTemplate '\/etc\/hostname': the template has no \{\{count\}\}/],
 );
 
-plan tests => 2 * @bad + 3 + 12;
+plan tests => 2 * @bad + 5 + 12;
 
 for my $case (@bad) {
     my ($directive, $message) = @$case;
-    my $conf = $directive =~ /^SessionAPIStore/ ? $directive   # server-wide
+    my $conf = $directive =~ /^SessionAPI(Store|Cleanup)/ ? $directive   # server-wide
              : "<Location /x>\n$directive\n</Location>";
     my ($code, $out) = httpd_with($conf, '-t');
     isnt($code, 0, "config test fails on: $directive");
     like($out, $message, "and names the directive and the value: $directive");
 }
 
-my ($code, $out) = httpd_with("<Location /x>\nSessionAPI On\n</Location>", '-t');
+my ($code, $out) = httpd_with("SessionAPIStoreSync On\nSessionAPICleanupInterval 60\n"
+                             . "<Location /x>\nSessionAPI On\n</Location>", '-t');
 is($code, 0, 'a good configuration passes the config test') or diag $out;
 
-# A store that cannot be opened stops start-up with the path and the reason.
+# A store that cannot be opened stops start-up with the path and the reason;
+# so does a file store whose directory is missing.
 my $dir = File::Temp::tempdir(CLEANUP => 1);
 open my $fh, '>', "$dir/not-a-dir" or die $!;
 close $fh;
@@ -87,6 +93,10 @@ close $fh;
 isnt($code, 0, 'an unusable store fails start-up');
 like($out, qr/SA0102: SessionAPIStore sqlite:\Q$dir\E\/not-a-dir\/s.sqlite cannot be used: .*not-a-dir/,
      'naming the store, the path and why');
+($code, $out) = httpd_with("SessionAPIStore file:$dir/missing", '-DFOREGROUND');
+isnt($code, 0, 'a missing session directory fails start-up');
+like($out, qr/SA0102: SessionAPIStore file:\Q$dir\E\/missing cannot be used: cannot use session directory \Q$dir\E\/missing: No such file or directory/,
+     'naming the directory and why');
 
 # The cookie directives.
 my $res = api(browser(), '/api/attrs', ['set', 'a', 1]);
