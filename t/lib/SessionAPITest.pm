@@ -206,7 +206,7 @@ sub restart_server {
         $server->start or die "server did not start again";
     }
     for (1 .. 50) {
-        my $res = browser()->get(base_url() . '/static/index.html');
+        my $res = browser()->get(base_url() . '/api');
         return 1 if $res->is_success;
         select undef, undef, undef, 0.1;
     }
