@@ -15,7 +15,7 @@ use Apache::TestRequest ();
 our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  cookie_id count_of server_user error_log_since
                  error_log_size restart_server
-                 store_kind store_ids store_record store_count
+                 store_kind store_ids store_record store_count store_snapshot store_added
                  store_corrupt store_read_only store_files_owner);
 
 sub base_url { 'http://' . Apache::TestRequest::hostport() }
@@ -121,6 +121,14 @@ sub store_ids {
 }
 
 sub store_count { scalar(my @ids = store_ids()) }
+
+# Counting records would race with the background purge (it runs every
+# second in the test server); these compare the ids instead.
+sub store_snapshot { return { map { $_ => 1 } store_ids() } }
+sub store_added {
+    my $snap = shift;
+    return scalar grep { !$snap->{$_} } store_ids();
+}
 
 # { data, version, expiry (seconds) } of a record, undef if there is none.
 sub store_record {
