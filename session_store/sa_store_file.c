@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "apr_atomic.h"
@@ -36,6 +37,7 @@ typedef struct {
     const char *dir;
     int durable;
     uid_t owner;
+    long pid;                   /* names this process's temporary files */
     apr_uint32_t tmp_counter;
     int purge_cursor;           /* leaf directory the next purge starts in */
 } sa_file_t;
@@ -117,21 +119,25 @@ static apr_status_t file_child_init(void *ctx, apr_pool_t *p,
     (void)why;
     c->durable = env->durable;
     c->owner = geteuid();
+    c->pid = (long)getpid();
     return APR_SUCCESS;
 }
 
 /* Reads and checks an open record. APR_SUCCESS with rec filled, or
  * SA_ECORRUPT with *why. */
 static apr_status_t read_record(apr_pool_t *p, int fd, const char *path,
-                                const sa_file_t *c, sa_record_t *rec,
-                                const char **why)
+                                const sa_file_t *c, const struct stat *known,
+                                sa_record_t *rec, const char **why)
 {
     struct stat st;
     char *buf, *nl, *end;
     apr_size_t got = 0;
     apr_int64_t version, expiry, len;
 
-    if (fstat(fd, &st) != 0) {
+    if (known != NULL) {
+        st = *known;
+    }
+    else if (fstat(fd, &st) != 0) {
         return os_error(p, why, "cannot stat", path);
     }
     if (!S_ISREG(st.st_mode)) {
@@ -224,7 +230,7 @@ static apr_status_t file_load(void *ctx, apr_pool_t *p, const char *id,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = read_record(p, fd, path, c, rec, why);
+    rv = read_record(p, fd, path, c, NULL, rec, why);
     close(fd);
     if (rv == APR_SUCCESS && rec->expiry <= now) {
         return APR_NOTFOUND;
@@ -239,6 +245,7 @@ static apr_status_t write_temp(sa_file_t *c, apr_pool_t *p, const char *dir,
                                const char **why)
 {
     char head[96];
+    struct iovec iov[2];
     int hlen, fd, attempt;
     const char *name = NULL;
 
@@ -247,7 +254,7 @@ static apr_status_t write_temp(sa_file_t *c, apr_pool_t *p, const char *dir,
                         version, rec->expiry, rec->len);
     for (attempt = 0; ; attempt++) {
         name = apr_psprintf(p, "%s/" SA_FILE_TMP_PREFIX "%s.%ld.%u", dir, id,
-                            (long)getpid(),
+                            c->pid,
                             apr_atomic_inc32(&c->tmp_counter));
         fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   0600);
@@ -265,8 +272,11 @@ static apr_status_t write_temp(sa_file_t *c, apr_pool_t *p, const char *dir,
         }
         return os_error(p, why, "cannot create", name);
     }
-    if (write(fd, head, (apr_size_t)hlen) != hlen
-        || write(fd, rec->data, rec->len) != (ssize_t)rec->len
+    iov[0].iov_base = head;
+    iov[0].iov_len = (apr_size_t)hlen;
+    iov[1].iov_base = (void *)rec->data;
+    iov[1].iov_len = rec->len;
+    if (writev(fd, iov, 2) != (ssize_t)(hlen + rec->len)
         || (c->durable && fsync(fd) != 0)) {
         apr_status_t rv = os_error(p, why, "cannot write", name);
         close(fd);
@@ -326,14 +336,15 @@ static apr_status_t file_insert(void *ctx, apr_pool_t *p, const char *id,
     return sync_dir(c, p, dir, why);
 }
 
-/* Opens path and locks the inode it names now. APR_NOTFOUND if absent. */
+/* Opens path and locks the inode it names now, whose stat it returns.
+ * APR_NOTFOUND if absent. */
 static apr_status_t lock_record(apr_pool_t *p, const char *path, int *fdp,
-                                const char **why)
+                                struct stat *locked, const char **why)
 {
     int tries;
 
     for (tries = 0; tries < SA_FILE_LOCK_TRIES; tries++) {
-        struct stat locked, current;
+        struct stat current;
         int fd;
         apr_status_t rv = open_record(p, path, &fd, why);
 
@@ -347,9 +358,9 @@ static apr_status_t lock_record(apr_pool_t *p, const char *path, int *fdp,
                 return rv;
             }
         }
-        if (fstat(fd, &locked) == 0 && stat(path, &current) == 0
-            && locked.st_ino == current.st_ino
-            && locked.st_dev == current.st_dev) {
+        if (fstat(fd, locked) == 0 && stat(path, &current) == 0
+            && locked->st_ino == current.st_ino
+            && locked->st_dev == current.st_dev) {
             *fdp = fd;
             return APR_SUCCESS;
         }
@@ -368,8 +379,9 @@ static apr_status_t file_update(void *ctx, apr_pool_t *p, const char *id,
     const char *path = record_path(p, c, id);
     const char *tmp;
     sa_record_t cur;
+    struct stat st;
     int fd;
-    apr_status_t rv = lock_record(p, path, &fd, why);
+    apr_status_t rv = lock_record(p, path, &fd, &st, why);
 
     if (rv == APR_NOTFOUND) {
         return SA_ECONFLICT;
@@ -377,7 +389,7 @@ static apr_status_t file_update(void *ctx, apr_pool_t *p, const char *id,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = read_record(p, fd, path, c, &cur, why);
+    rv = read_record(p, fd, path, c, &st, &cur, why);
     if (rv == SA_ECORRUPT) {
         rv = SA_ECONFLICT;      /* the caller's reload reports it */
     }
@@ -404,8 +416,9 @@ static apr_status_t file_remove(void *ctx, apr_pool_t *p, const char *id,
 {
     sa_file_t *c = ctx;
     const char *path = record_path(p, c, id);
+    struct stat st;
     int fd;
-    apr_status_t rv = lock_record(p, path, &fd, why);
+    apr_status_t rv = lock_record(p, path, &fd, &st, why);
 
     if (rv == APR_NOTFOUND) {
         return APR_SUCCESS;
@@ -441,11 +454,11 @@ static apr_status_t purge_leaf(sa_file_t *c, apr_pool_t *p, const char *dir,
     while (*removed < max && (de = readdir(d)) != NULL) {
         const char *path;
         sa_record_t rec;
-        int fd;
+        struct stat st;
+        int fd, dead;
 
         if (strncmp(de->d_name, SA_FILE_TMP_PREFIX,
                     strlen(SA_FILE_TMP_PREFIX)) == 0) {
-            struct stat st;
             path = apr_pstrcat(p, dir, "/", de->d_name, (char *)NULL);
             /* A temporary file this old was left by a crash. */
             if (lstat(path, &st) == 0 && st.st_mtime
@@ -458,8 +471,15 @@ static apr_status_t purge_leaf(sa_file_t *c, apr_pool_t *p, const char *dir,
             continue;
         }
         path = apr_pstrcat(p, dir, "/", de->d_name, (char *)NULL);
-        rv = lock_record(p, path, &fd, why);
+        rv = lock_record(p, path, &fd, &st, why);
         if (rv == APR_NOTFOUND) {
+            rv = APR_SUCCESS;
+            continue;
+        }
+        if (rv == SA_ECORRUPT) {
+            /* A symbolic link where a session should be: remove the link,
+             * never what it points to. */
+            unlink(path);
             rv = APR_SUCCESS;
             continue;
         }
@@ -467,8 +487,16 @@ static apr_status_t purge_leaf(sa_file_t *c, apr_pool_t *p, const char *dir,
             break;
         }
         /* Checked under the lock: a save may just have renewed it. */
-        if (read_record(p, fd, path, c, &rec, why) == APR_SUCCESS
-            && rec.expiry <= now) {
+        if (read_record(p, fd, path, c, &st, &rec, why) == APR_SUCCESS) {
+            dead = rec.expiry <= now;
+        }
+        else {
+            /* Unreadable: no load will ever take it. Ours and old enough
+             * not to be a write in progress, it goes. */
+            dead = st.st_uid == c->owner
+                   && st.st_mtime < apr_time_sec(now) - SA_FILE_TMP_MAX_AGE;
+        }
+        if (dead) {
             if (unlink(path) == 0) {
                 (*removed)++;
             }

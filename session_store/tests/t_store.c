@@ -699,10 +699,24 @@ static void check_file_safety(sa_store_t *st, apr_pool_t *p, const char *spec)
         if (f) fclose(f);
         f = fopen(new_tmp, "w");
         if (f) fclose(f);
+        const char *junk = new_id(p), *link_id = new_id(p);
         utimes(old_tmp, tv);
+        /* An unreadable record nobody wrote for an hour, and a link. */
+        file_plant(p, spec, junk, "a=1", "x", now + HOUR, &why);
+        utimes(file_record_path(p, spec, junk), tv);
+        file_plant(p, spec, link_id, "x", "1", now, &why);
+        unlink(file_record_path(p, spec, link_id));
+        if (symlink(path, file_record_path(p, spec, link_id)) != 0) {
+            diag("symlink failed");
+        }
         sa_store_purge(st, p, now, 1000000, &removed, &why);
         ok(stat(old_tmp, &sb) != 0, "file: an old temporary file is purged");
         ok(stat(new_tmp, &sb) == 0, "file: a fresh one is left alone");
+        ok(stat(file_record_path(p, spec, junk), &sb) != 0,
+           "file: an old unreadable record is purged");
+        ok(lstat(file_record_path(p, spec, link_id), &sb) != 0,
+           "file: a symbolic link is purged");
+        ok(stat(path, &sb) == 0, "file: its target is not");
         unlink(new_tmp);
     }
     sa_store_remove(st, p, good, &why);
