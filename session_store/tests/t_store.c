@@ -182,7 +182,7 @@ static const backend_t *backend_for(const char *spec)
 /* ------------------------------------------------------------------ */
 
 /* change_owner 0: the test runs as one user. */
-static const sa_store_env_t test_env = {
+static sa_store_env_t test_env = {
     .change_owner = 0,
     .user_name = "test",
     .max_threads = CONCURRENT_WORKERS,
@@ -866,6 +866,15 @@ int main(int argc, char **argv)
         ok(0, "mkdir %s/files", dir);
     }
     store_contract(apr_pstrcat(p, "file:", dir, "/files", (char *)NULL));
+    /* And with SessionAPIStoreSync On: every save fsynced. */
+    test_env.durable = 1;
+    if (mkdir(apr_pstrcat(p, dir, "/synced", (char *)NULL), 0700) != 0) {
+        ok(0, "mkdir %s/synced", dir);
+    }
+    store_contract(apr_pstrcat(p, "file:", dir, "/synced", (char *)NULL));
+    store_contract(apr_pstrcat(p, "sqlite:", dir, "/synced-db/s.sqlite",
+                               (char *)NULL));
+    test_env.durable = 0;
     if (system(apr_pstrcat(p, "rm -rf '", dir, "'", (char *)NULL)) != 0) {
         diag("could not remove %s", dir);
     }
