@@ -49,14 +49,13 @@ static const char sa_builtin_head[] =
     "<html><body><h1>No. of visitors :<span>";
 static const char sa_builtin_tail[] = "</span></h1></body></html>\n";
 
-typedef struct {
-    const char *store_spec;
-    sa_store_t *store;
-    int sync;                   /* SessionAPIStoreSync; -1 unset */
-    apr_int64_t cleanup;        /* SessionAPICleanupInterval; -1 unset */
-} sa_server_conf_t;
-
 #define UNSET (-1)
+
+typedef struct {
+    sa_store_t *store;          /* name: the SessionAPIStore value */
+    int sync;                   /* SessionAPIStoreSync */
+    apr_int64_t cleanup;        /* SessionAPICleanupInterval */
+} sa_server_conf_t;
 
 typedef struct {
     int enabled;
@@ -94,20 +93,22 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     sa_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
 
     (void)s;
-    c->sync = -1;
-    c->cleanup = -1;
+    c->sync = UNSET;
+    c->cleanup = UNSET;
     return c;
 }
+
+#define MERGE_INT(f)  c->f = add->f != UNSET ? add->f : base->f
+#define MERGE_PTR(f)  c->f = add->f ? add->f : base->f
 
 static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
     sa_server_conf_t *base = basev, *add = addv;
     sa_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
 
-    c->store_spec = add->store_spec ? add->store_spec : base->store_spec;
-    c->store = add->store ? add->store : base->store;
-    c->sync = add->sync != -1 ? add->sync : base->sync;
-    c->cleanup = add->cleanup != -1 ? add->cleanup : base->cleanup;
+    MERGE_PTR(store);
+    MERGE_INT(sync);
+    MERGE_INT(cleanup);
     return c;
 }
 
@@ -126,8 +127,6 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     return c;
 }
 
-#define MERGE_INT(f)  c->f = add->f != UNSET ? add->f : base->f
-#define MERGE_PTR(f)  c->f = add->f ? add->f : base->f
 
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -176,7 +175,6 @@ static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
     if (err != NULL) {
         return apr_psprintf(cmd->pool, "SessionAPIStore %s", err);
     }
-    sc->store_spec = arg;
     return NULL;
 }
 
@@ -1005,7 +1003,7 @@ static int start_cleanup(apr_pool_t *pconf, server_rec *vs,
     static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
     sa_server_conf_t *sc = ap_get_module_config(vs->module_config,
                                                 &session_api_module);
-    apr_int64_t interval = sc->cleanup != -1 ? sc->cleanup
+    apr_int64_t interval = sc->cleanup != UNSET ? sc->cleanup
                                              : SA_DEFAULT_CLEANUP;
     sa_cleanup_ctx_t *ctx;
     apr_status_t rv;

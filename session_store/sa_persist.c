@@ -121,6 +121,13 @@ apr_status_t sa_persist_save(sa_store_t *st, sa_session_t *s,
                 /* The real clock: the store judges expiry by it. */
                 rv = rebase(st, s, apr_time_now(), why);
                 if (rv != APR_SUCCESS) {
+                    if (*why == NULL) {
+                        *why = apr_psprintf(s->pool, "this request's changes "
+                                            "do not apply to the newer "
+                                            "version of session %s (an "
+                                            "increment of a value that is "
+                                            "no longer an integer)", s->id);
+                    }
                     return rv;
                 }
                 continue;

@@ -332,14 +332,19 @@ static void check_replay_failure(void)
     apr_time_t now = apr_time_now();
     const char *id = stored(n);
     sa_session_t *r1 = load(id, now), *r2 = load(id, now);
+    const char *why;
     apr_int64_t v;
     int saved;
 
     sa_session_set(r1, "n", "abc", 3);
     save(r1, now, 0, &saved);
     sa_session_incr(r2, "n", 1, &v);
-    is_int(save(r2, now, 0, &saved), APR_EINVAL,
+    why = NULL;
+    is_int(sa_persist_save(store, r2, &policy, MAX_SIZE, now, 0, &saved,
+                           &why), APR_EINVAL,
            "incr replayed over a non-integer: APR_EINVAL");
+    ok(why != NULL && strstr(why, id) != NULL,
+       "with a reason naming the session: %s", why ? why : "none");
     is_mem(record(id).data, record(id).len, "n=abc", 5,
            "the other request's value stays");
 }
