@@ -77,18 +77,36 @@ apr_status_t sa_store_load(sa_store_t *s, apr_pool_t *p, const char *id,
 apr_status_t sa_store_insert(sa_store_t *s, apr_pool_t *p, const char *id,
                              const sa_record_t *rec, const char **why)
 {
+    sa_record_t r = *rec;
+
     *why = NULL;
     SA_CHECK_ID(id, why);
-    return s->provider->insert(s->ctx, p, id, rec, why);
+    if (r.version == 0) {
+        r.version = 1;
+    }
+    else if (r.version < 0) {
+        *why = "a record's version must be positive";
+        return APR_EINVAL;
+    }
+    return s->provider->insert(s->ctx, p, id, &r, why);
 }
 
 apr_status_t sa_store_update(sa_store_t *s, apr_pool_t *p, const char *id,
                              apr_int64_t expected, const sa_record_t *rec,
                              const char **why)
 {
+    sa_record_t r = *rec;
+
     *why = NULL;
     SA_CHECK_ID(id, why);
-    return s->provider->update(s->ctx, p, id, expected, rec, why);
+    if (r.version == 0) {
+        r.version = expected + 1;
+    }
+    else if (r.version <= expected) {
+        *why = "an update must move the version forward";
+        return APR_EINVAL;
+    }
+    return s->provider->update(s->ctx, p, id, expected, &r, why);
 }
 
 apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
@@ -105,4 +123,47 @@ apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
     *why = NULL;
     *removed = 0;
     return s->provider->purge(s->ctx, p, now, max, removed, why);
+}
+
+apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
+                                  sa_write_t *w, int n, const char **why)
+{
+    int i;
+
+    *why = NULL;
+    for (i = 0; i < n; i++) {
+        if (!sa_id_valid(w[i].id, w[i].id ? strlen(w[i].id) : 0)) {
+            *why = "malformed session id refused by the store layer";
+            return APR_EINVAL;
+        }
+        if (w[i].kind != SA_WRITE_REMOVE && w[i].rec.version < 1) {
+            *why = "a batched write must give the record's version";
+            return APR_EINVAL;
+        }
+        w[i].status = APR_EGENERAL;
+    }
+    if (s->provider->write_batch != NULL) {
+        return s->provider->write_batch(s->ctx, p, w, n, why);
+    }
+    /* One at a time: each write is its own transaction. */
+    for (i = 0; i < n; i++) {
+        apr_status_t rv;
+        switch (w[i].kind) {
+        case SA_WRITE_INSERT:
+            rv = s->provider->insert(s->ctx, p, w[i].id, &w[i].rec, why);
+            break;
+        case SA_WRITE_UPDATE:
+            rv = s->provider->update(s->ctx, p, w[i].id, w[i].expected,
+                                     &w[i].rec, why);
+            break;
+        default:
+            rv = s->provider->remove(s->ctx, p, w[i].id, why);
+            break;
+        }
+        if (rv != APR_SUCCESS && rv != SA_ECONFLICT && rv != APR_EEXIST) {
+            return rv;
+        }
+        w[i].status = rv;
+    }
+    return APR_SUCCESS;
 }

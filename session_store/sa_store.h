@@ -10,18 +10,23 @@
  *    now; APR_NOTFOUND otherwise, whatever is on disk. A record that exists
  *    but cannot be read back intact (truncated file, garbage row) is
  *    SA_ECORRUPT; the caller treats it as no session and logs it.
- *  - insert: creates a record at version 1; APR_EEXIST if the id is taken
- *    (even by an expired record that purge has not removed yet), nothing
- *    written then.
+ *  - insert: creates a record at rec->version (1 when the caller gives 0);
+ *    APR_EEXIST if the id is taken (even by an expired record that purge
+ *    has not removed yet), nothing written then.
  *  - update: compare-and-set. Replaces data and expiry and sets version to
- *    expected + 1 only if the stored version is still `expected` and the
- *    record has not expired; SA_ECONFLICT otherwise (the caller reloads and
- *    replays its own changes), nothing written then. Atomic against every
- *    other writer in every process and thread: no lost update.
+ *    rec->version (expected + 1 when the caller gives 0) only if the stored
+ *    version is still `expected` and the record has not expired;
+ *    SA_ECONFLICT otherwise (the caller reloads and replays its own
+ *    changes), nothing written then. Atomic against every other writer in
+ *    every process and thread: no lost update.
  *  - remove: deletes the record if present; success if it was absent.
  *  - purge: deletes up to `max` records whose expiry is at or before now,
  *    never a live one; reports how many went. Bounded so that callers can
  *    run it in small batches without blocking requests.
+ *  - write_batch (optional): inserts, updates and removes as above, each
+ *    with its own outcome in w[i].status (APR_SUCCESS, APR_EEXIST,
+ *    SA_ECONFLICT), in as few transactions as the store can. A batch that
+ *    returns an error may have written some of its writes or none.
  * Every failure other than those above is a store error: the operation had
  * no effect or its effect is unknown, *why says what failed, and the caller
  * answers 5xx. Nothing is silently dropped.
@@ -59,6 +64,17 @@ typedef struct sa_store_env_t {
 
 typedef struct sa_store_t sa_store_t;
 
+typedef enum { SA_WRITE_INSERT, SA_WRITE_UPDATE, SA_WRITE_REMOVE } sa_write_kind_e;
+
+/* One write of a batch; rec.version is required (never 0). */
+typedef struct sa_write_t {
+    sa_write_kind_e kind;
+    const char *id;
+    apr_int64_t expected;       /* SA_WRITE_UPDATE */
+    sa_record_t rec;            /* SA_WRITE_INSERT, SA_WRITE_UPDATE */
+    apr_status_t status;        /* the outcome, set by the store */
+} sa_write_t;
+
 typedef struct sa_store_provider_t {
     const char *scheme;
     /* Parses the part after "scheme:" at configuration time, no I/O. */
@@ -82,6 +98,9 @@ typedef struct sa_store_provider_t {
                            const char **why);
     apr_status_t (*purge)(void *ctx, apr_pool_t *p, apr_time_t now, int max,
                           int *removed, const char **why);
+    /* NULL: sa_store_write_batch makes one call per write. */
+    apr_status_t (*write_batch)(void *ctx, apr_pool_t *p, sa_write_t *w,
+                                int n, const char **why);
 } sa_store_provider_t;
 
 struct sa_store_t {
@@ -109,6 +128,8 @@ apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
                              const char **why);
 apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
                             int max, int *removed, const char **why);
+apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
+                                  sa_write_t *w, int n, const char **why);
 
 extern const sa_store_provider_t sa_store_sqlite_provider;
 extern const sa_store_provider_t sa_store_file_provider;

@@ -320,7 +320,7 @@ static apr_status_t file_insert(void *ctx, apr_pool_t *p, const char *id,
     const char *dir = leaf_dir(p, c, id);
     const char *path = record_path(p, c, id);
     const char *tmp;
-    apr_status_t rv = write_temp(c, p, dir, id, rec, 1, &tmp, why);
+    apr_status_t rv = write_temp(c, p, dir, id, rec, rec->version, &tmp, why);
 
     if (rv != APR_SUCCESS) {
         return rv;
@@ -398,7 +398,7 @@ static apr_status_t file_update(void *ctx, apr_pool_t *p, const char *id,
         rv = SA_ECONFLICT;
     }
     if (rv == APR_SUCCESS) {
-        rv = write_temp(c, p, dir, id, rec, expected + 1, &tmp, why);
+        rv = write_temp(c, p, dir, id, rec, rec->version, &tmp, why);
         if (rv == APR_SUCCESS && rename(tmp, path) != 0) {
             rv = os_error(p, why, "cannot replace", path);
             unlink(tmp);
@@ -558,4 +558,5 @@ const sa_store_provider_t sa_store_file_provider = {
     file_update,
     file_remove,
     file_purge,
+    NULL,               /* no transactions: one write at a time */
 };

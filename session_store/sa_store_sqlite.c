@@ -37,8 +37,8 @@ static const char *const statements[ST_COUNT] = {
     "SELECT data, version, expiry FROM session_api "
         "WHERE id = %s AND expiry > %s",
     "INSERT OR IGNORE INTO session_api (id, data, expiry, version) "
-        "VALUES (%s, %s, %s, 1)",
-    "UPDATE session_api SET data = %s, expiry = %s, version = version + 1 "
+        "VALUES (%s, %s, %s, %s)",
+    "UPDATE session_api SET data = %s, expiry = %s, version = %s "
         "WHERE id = %s AND version = %s AND expiry > %s",
     "DELETE FROM session_api WHERE id = %s",
     "DELETE FROM session_api WHERE id IN "
@@ -372,7 +372,7 @@ typedef struct {
     const char *expiry;
 } sa_result_t;
 
-/* Runs prepared statement `which` with up to five string arguments.
+/* Runs prepared statement `which` with up to six string arguments.
  * A connection that fails is dropped and the statement retried on another:
  * the driver prepares with the legacy interface, whose statements stay
  * broken after any schema change (even a VACUUM), so after one every pooled
@@ -472,14 +472,15 @@ static apr_status_t sqlite_load(void *ctx, apr_pool_t *p, const char *id,
 static apr_status_t sqlite_insert(void *ctx, apr_pool_t *p, const char *id,
                                   const sa_record_t *rec, const char **why)
 {
-    const char *args[3];
+    const char *args[4];
     sa_result_t res;
     apr_status_t rv;
 
     args[0] = id;
     args[1] = rec->data;
     args[2] = apr_off_t_toa(p, rec->expiry);
-    rv = exec(ctx, p, ST_INSERT, 3, args, &res, why);
+    args[3] = apr_off_t_toa(p, rec->version);
+    rv = exec(ctx, p, ST_INSERT, 4, args, &res, why);
     if (rv == APR_SUCCESS && res.nrows == 0) {
         return APR_EEXIST;
     }
@@ -490,16 +491,17 @@ static apr_status_t sqlite_update(void *ctx, apr_pool_t *p, const char *id,
                                   apr_int64_t expected, const sa_record_t *rec,
                                   const char **why)
 {
-    const char *args[5];
+    const char *args[6];
     sa_result_t res;
     apr_status_t rv;
 
     args[0] = rec->data;
     args[1] = apr_off_t_toa(p, rec->expiry);
-    args[2] = id;
-    args[3] = apr_off_t_toa(p, expected);
-    args[4] = apr_off_t_toa(p, apr_time_now());
-    rv = exec(ctx, p, ST_UPDATE, 5, args, &res, why);
+    args[2] = apr_off_t_toa(p, rec->version);
+    args[3] = id;
+    args[4] = apr_off_t_toa(p, expected);
+    args[5] = apr_off_t_toa(p, apr_time_now());
+    rv = exec(ctx, p, ST_UPDATE, 6, args, &res, why);
     if (rv == APR_SUCCESS && res.nrows == 0) {
         return SA_ECONFLICT;
     }
@@ -528,6 +530,92 @@ static apr_status_t sqlite_purge(void *ctx, apr_pool_t *p, apr_time_t now,
     return rv;
 }
 
+/* The statements of one write, on an open transaction. */
+static int batch_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                     sa_write_t *w, apr_time_t now)
+{
+    const char *args[6];
+    int nrows = 0, err;
+
+    switch (w->kind) {
+    case SA_WRITE_INSERT:
+        args[0] = w->id;
+        args[1] = w->rec.data;
+        args[2] = apr_off_t_toa(p, w->rec.expiry);
+        args[3] = apr_off_t_toa(p, w->rec.version);
+        err = apr_dbd_pquery(c->driver, p, conn->handle, &nrows,
+                             conn->st[ST_INSERT], 4, args);
+        w->status = nrows == 0 ? APR_EEXIST : APR_SUCCESS;
+        break;
+    case SA_WRITE_UPDATE:
+        args[0] = w->rec.data;
+        args[1] = apr_off_t_toa(p, w->rec.expiry);
+        args[2] = apr_off_t_toa(p, w->rec.version);
+        args[3] = w->id;
+        args[4] = apr_off_t_toa(p, w->expected);
+        args[5] = apr_off_t_toa(p, now);
+        err = apr_dbd_pquery(c->driver, p, conn->handle, &nrows,
+                             conn->st[ST_UPDATE], 6, args);
+        w->status = nrows == 0 ? SA_ECONFLICT : APR_SUCCESS;
+        break;
+    default:
+        err = apr_dbd_pquery(c->driver, p, conn->handle, &nrows,
+                             conn->st[ST_REMOVE], 1, &w->id);
+        w->status = APR_SUCCESS;
+        break;
+    }
+    return err;
+}
+
+/* All writes in one transaction: one commit, and one WAL frame per page
+ * however many writes touched it. */
+static apr_status_t sqlite_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
+                                       int n, const char **why)
+{
+    sa_sqlite_t *c = ctx;
+    sa_conn_t *conn;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv = acquire(c, p, &conn, why);
+    int i, err = 0;
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    conn->uses++;
+    if (c->write_lock && apr_global_mutex_lock(c->write_lock) != APR_SUCCESS) {
+        apr_reslist_release(c->conns, conn);
+        *why = "cannot take the store's write lock";
+        return APR_EGENERAL;
+    }
+    rv = run_sql(c, p, conn->handle, "BEGIN IMMEDIATE", why);
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        err = batch_one(c, p, conn, &w[i], now);
+        if (err != 0) {
+            *why = apr_psprintf(p, "%s: %s", c->path,
+                                apr_dbd_error(c->driver, conn->handle, err));
+            rv = APR_EGENERAL;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = run_sql(c, p, conn->handle, "COMMIT", why);
+    }
+    if (rv != APR_SUCCESS) {
+        const char *ignored;
+        run_sql(c, p, conn->handle, "ROLLBACK", &ignored);
+    }
+    if (c->write_lock) {
+        apr_global_mutex_unlock(c->write_lock);
+    }
+    if (rv == APR_SUCCESS) {
+        apr_reslist_release(c->conns, conn);
+    }
+    else {
+        /* Its statements may be the stale kind exec() retries over. */
+        apr_reslist_invalidate(c->conns, conn);
+    }
+    return rv;
+}
+
 const sa_store_provider_t sa_store_sqlite_provider = {
     "sqlite",
     sqlite_create,
@@ -538,4 +626,5 @@ const sa_store_provider_t sa_store_sqlite_provider = {
     sqlite_update,
     sqlite_remove,
     sqlite_purge,
+    sqlite_write_batch,
 };

@@ -23,6 +23,7 @@
 #include "sa_id.h"
 #include "sa_persist.h"
 #include "sa_store.h"
+#include "sa_store_buffer.h"
 #include "tap.h"
 
 #define HOUR apr_time_from_sec(3600)
@@ -166,10 +167,22 @@ static const backend_t backends[] = {
     { "file", file_plant, file_setup_done },
 };
 
+#define BUFFER_PREFIX "buffer+"
+
+/* The part of a spec the inner store parses: "buffer+sqlite:/x" wraps
+ * "sqlite:/x" in a write-back buffer. */
+static const char *inner_spec(const char *spec)
+{
+    size_t n = strlen(BUFFER_PREFIX);
+
+    return strncmp(spec, BUFFER_PREFIX, n) == 0 ? spec + n : spec;
+}
+
 static const backend_t *backend_for(const char *spec)
 {
     size_t i;
 
+    spec = inner_spec(spec);
     for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
         size_t n = strlen(backends[i].scheme);
         if (strncmp(spec, backends[i].scheme, n) == 0 && spec[n] == ':') {
@@ -210,13 +223,48 @@ static const char *new_id(apr_pool_t *p)
 
 /* Creates, sets up and child-inits the store for spec; reports each step
  * as a test when label is not NULL. */
+/* One buffer for the whole test, created before any fork, so that the
+ * processes of check_no_lost_update share it as httpd's children do. */
+static sa_buffer_t *shared_buffer;
+static apr_global_mutex_t *shared_buffer_lock;
+static pid_t shared_buffer_pid;
+
+static sa_store_t *buffered(apr_pool_t *p, sa_store_t *inner)
+{
+    const char *why = NULL;
+
+    if (shared_buffer == NULL) {
+        apr_pool_t *forever;
+        apr_pool_create(&forever, NULL);
+        if (apr_global_mutex_create(&shared_buffer_lock, NULL,
+                                    APR_LOCK_DEFAULT, forever) != APR_SUCCESS
+            || sa_buffer_create(forever, 4 * 1024 * 1024, shared_buffer_lock,
+                                &shared_buffer, &why) != APR_SUCCESS) {
+            diag("cannot create the buffer: %s", why ? why : "mutex");
+            return NULL;
+        }
+        shared_buffer_pid = getpid();
+    }
+    else if (getpid() != shared_buffer_pid) {
+        apr_global_mutex_child_init(&shared_buffer_lock, NULL, p);
+    }
+    return sa_buffer_store(p, shared_buffer, inner);
+}
+
 static sa_store_t *open_store(apr_pool_t *p, const char *spec,
                               const char *label)
 {
     sa_store_t *st = NULL;
-    const char *err = sa_store_create(p, spec, &st);
+    const char *err = sa_store_create(p, inner_spec(spec), &st);
     const char *why = NULL;
     apr_status_t rv;
+
+    if (err == NULL && inner_spec(spec) != spec) {
+        st = buffered(p, st);
+        if (st == NULL) {
+            err = "no buffer";
+        }
+    }
 
     if (label) {
         ok(err == NULL, "%s: create %s", label, spec);
@@ -734,6 +782,7 @@ static void store_contract(const char *spec)
     apr_pool_create(&p, NULL);
     label = strchr(spec, ':')
         ? apr_pstrndup(p, spec, (apr_size_t)(strchr(spec, ':') - spec)) : spec;
+    shared_buffer = NULL;       /* a buffer belongs to one inner store */
     st = open_store(p, spec, label);
     if (st == NULL) {
         ok(0, "%s: the store opens; nothing else can be checked", label);
@@ -875,6 +924,14 @@ int main(int argc, char **argv)
     store_contract(apr_pstrcat(p, "sqlite:", dir, "/synced-db/s.sqlite",
                                (char *)NULL));
     test_env.durable = 0;
+    /* And behind the write-back buffer, unflushed and flushed. */
+    store_contract(apr_pstrcat(p, BUFFER_PREFIX "sqlite:", dir,
+                               "/buffered/s.sqlite", (char *)NULL));
+    if (mkdir(apr_pstrcat(p, dir, "/buffered-files", (char *)NULL), 0700) != 0) {
+        ok(0, "mkdir %s/buffered-files", dir);
+    }
+    store_contract(apr_pstrcat(p, BUFFER_PREFIX "file:", dir,
+                               "/buffered-files", (char *)NULL));
     if (system(apr_pstrcat(p, "rm -rf '", dir, "'", (char *)NULL)) != 0) {
         diag("could not remove %s", dir);
     }

@@ -1,0 +1,859 @@
+/* The write-back buffer (see sa_store_buffer.h).
+ *
+ * The segment holds a hash table of entries, chained through indices (it is
+ * inherited at the same address by every child, but indices keep it honest),
+ * and the records' bytes in fixed-size chunks, so that any session size fits
+ * without a general allocator. Free entries and free chunks are two lists.
+ * Everything in the segment is changed only under the one lock, held for a
+ * lookup and a copy, never across a call into the inner store.
+ *
+ * Invariants that make it correct:
+ *  - An entry in the table is the truth about its session. A dirty entry
+ *    (changed since its last flush) is never evicted; a clean one may be,
+ *    because the inner store then holds exactly its version.
+ *  - Loading a session the table lacks reads the inner store outside the
+ *    lock, so an eviction may race it: each bucket counts its evictions, and
+ *    an entry is filled only if its bucket's count did not move meanwhile.
+ *  - A flusher marks the entries it writes; no one else flushes, evicts or
+ *    frees them until it is done. A session changed during its flush stays
+ *    dirty for the next one.
+ *  - A removed session stays as a tombstone until its removal is flushed,
+ *    so no load can find the inner store's older copy.
+ */
+#include <string.h>
+
+#include "apr_strings.h"
+#include "sa_id.h"
+#include "sa_store_buffer.h"
+
+#define SB_MAGIC        0x53414231u     /* "SAB1" */
+#define SB_CHUNK_DATA   248
+#define SB_FILL_TRIES   5
+#define SB_FLUSH_FOR_ROOM 500           /* a request that finds it full */
+#define SB_NONE         0u              /* indices are stored + 1 */
+
+enum {
+    SB_DIRTY = 1,       /* changed since the inner store last saw it */
+    SB_FLUSHING = 2,    /* a flusher is writing it */
+    SB_REMOVED = 4,     /* a tombstone until its removal is flushed */
+    SB_REF = 8,         /* used since the clock hand last passed */
+    SB_USED = 16
+};
+
+typedef struct {
+    apr_uint32_t next;
+    char data[SB_CHUNK_DATA];
+} sb_chunk_t;
+
+typedef struct {
+    char id[SA_ID_LEN];
+    apr_uint32_t flags;
+    apr_uint32_t next;          /* bucket chain, or the free list */
+    apr_uint32_t chunk;         /* first chunk of the record */
+    apr_uint32_t len;
+    apr_int64_t version;        /* what requests see and compare */
+    apr_int64_t stored;         /* the inner store's: 0 none, -1 unknown */
+    apr_int64_t flushing;       /* the version a flusher is writing */
+    apr_time_t expiry;
+} sb_entry_t;
+
+typedef struct {
+    apr_uint32_t magic;
+    apr_uint32_t nbuckets, nentries, nchunks;
+    apr_uint32_t free_entry, free_chunk, chunks_free;
+    apr_uint32_t used, dirty, hand, flush_hand;
+    apr_uint64_t hits, misses, evictions, flushed;
+} sb_header_t;
+
+struct sa_buffer_t {
+    apr_shm_t *shm;
+    apr_global_mutex_t *lock;
+    sb_header_t *h;
+    apr_uint32_t *heads;        /* nbuckets chain heads */
+    apr_uint32_t *seqs;         /* nbuckets eviction counts */
+    sb_entry_t *entries;
+    sb_chunk_t *chunks;
+};
+
+typedef struct {
+    sa_buffer_t *b;
+    sa_store_t *inner;
+} sb_store_t;
+
+#define ENTRY(b, i) (&(b)->entries[(i) - 1])
+#define CHUNK(b, i) (&(b)->chunks[(i) - 1])
+
+apr_status_t sa_buffer_create(apr_pool_t *p, apr_size_t bytes,
+                              apr_global_mutex_t *lock, sa_buffer_t **out,
+                              const char **why)
+{
+    /* Sized for sessions of up to two chunks on average. */
+    apr_size_t per = sizeof(sb_entry_t) + 2 * sizeof(apr_uint32_t)
+                     + 2 * sizeof(sb_chunk_t);
+    apr_size_t n = bytes / per, total;
+    sa_buffer_t *b;
+    char *base;
+    apr_uint32_t i;
+    apr_status_t rv;
+
+    if (n < 16 || n > 0x3fffffffu) {
+        *why = apr_psprintf(p, "a buffer of %" APR_SIZE_T_FMT " bytes is "
+                            "too small or too large", bytes);
+        return APR_EINVAL;
+    }
+    total = sizeof(sb_header_t) + n * (sizeof(sb_entry_t)
+                                       + 2 * sizeof(apr_uint32_t)
+                                       + 2 * sizeof(sb_chunk_t));
+    b = apr_pcalloc(p, sizeof(*b));
+    rv = apr_shm_create(&b->shm, total, NULL, p);
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p, "cannot create %" APR_SIZE_T_FMT " bytes of "
+                            "anonymous shared memory", total);
+        return rv;
+    }
+    base = apr_shm_baseaddr_get(b->shm);
+    memset(base, 0, total);
+    b->lock = lock;
+    b->h = (sb_header_t *)base;
+    b->heads = (apr_uint32_t *)(base + sizeof(sb_header_t));
+    b->seqs = b->heads + n;
+    b->entries = (sb_entry_t *)(b->seqs + n);
+    b->chunks = (sb_chunk_t *)(b->entries + n);
+    b->h->magic = SB_MAGIC;
+    b->h->nbuckets = b->h->nentries = (apr_uint32_t)n;
+    b->h->nchunks = b->h->chunks_free = (apr_uint32_t)(2 * n);
+    for (i = 1; i <= n; i++) {
+        ENTRY(b, i)->next = i < n ? i + 1 : SB_NONE;
+    }
+    for (i = 1; i <= 2 * n; i++) {
+        CHUNK(b, i)->next = i < 2 * n ? i + 1 : SB_NONE;
+    }
+    b->h->free_entry = 1;
+    b->h->free_chunk = 1;
+    *out = b;
+    return APR_SUCCESS;
+}
+
+static apr_status_t lock(sa_buffer_t *b, const char **why)
+{
+    apr_status_t rv = b->lock ? apr_global_mutex_lock(b->lock) : APR_SUCCESS;
+
+    if (rv != APR_SUCCESS) {
+        *why = "cannot take the store buffer's lock";
+    }
+    return rv;
+}
+
+static void unlock(sa_buffer_t *b)
+{
+    if (b->lock) {
+        apr_global_mutex_unlock(b->lock);
+    }
+}
+
+static apr_uint32_t bucket_of(sa_buffer_t *b, const char *id)
+{
+    apr_uint32_t hash = 2166136261u;   /* FNV-1a */
+    int i;
+
+    for (i = 0; i < SA_ID_LEN; i++) {
+        hash = (hash ^ (unsigned char)id[i]) * 16777619u;
+    }
+    return hash % b->h->nbuckets;
+}
+
+static apr_uint32_t find(sa_buffer_t *b, const char *id, apr_uint32_t bucket)
+{
+    apr_uint32_t i;
+
+    for (i = b->heads[bucket]; i != SB_NONE; i = ENTRY(b, i)->next) {
+        if (memcmp(ENTRY(b, i)->id, id, SA_ID_LEN) == 0) {
+            return i;
+        }
+    }
+    return SB_NONE;
+}
+
+static void free_chunks(sa_buffer_t *b, sb_entry_t *e)
+{
+    while (e->chunk != SB_NONE) {
+        apr_uint32_t next = CHUNK(b, e->chunk)->next;
+        CHUNK(b, e->chunk)->next = b->h->free_chunk;
+        b->h->free_chunk = e->chunk;
+        b->h->chunks_free++;
+        e->chunk = next;
+    }
+    e->len = 0;
+}
+
+/* Takes entry i out of the table; loads racing with it will refill. */
+static void drop(sa_buffer_t *b, apr_uint32_t i)
+{
+    sb_entry_t *e = ENTRY(b, i);
+    apr_uint32_t bucket = bucket_of(b, e->id);
+    apr_uint32_t *link = &b->heads[bucket];
+
+    while (*link != i) {
+        link = &ENTRY(b, *link)->next;
+    }
+    *link = e->next;
+    b->seqs[bucket]++;
+    if (e->flags & SB_DIRTY) {
+        b->h->dirty--;
+    }
+    free_chunks(b, e);
+    e->flags = 0;
+    e->next = b->h->free_entry;
+    b->h->free_entry = i;
+    b->h->used--;
+}
+
+static int evictable(const sb_entry_t *e)
+{
+    return (e->flags & (SB_USED | SB_DIRTY | SB_FLUSHING)) == SB_USED;
+}
+
+/* The clock: drops clean entries not used since the hand last passed,
+ * sparing `keep`, until `entries` entries and `chunks` chunks are free. */
+static int make_room(sa_buffer_t *b, apr_uint32_t entries, apr_uint32_t chunks,
+                     apr_uint32_t keep)
+{
+    apr_uint32_t steps;
+    apr_uint32_t free_entries = b->h->nentries - b->h->used;
+
+    for (steps = 0; steps < 2 * b->h->nentries; steps++) {
+        sb_entry_t *e;
+        if (free_entries >= entries && b->h->chunks_free >= chunks) {
+            return 1;
+        }
+        b->h->hand = b->h->hand % b->h->nentries + 1;
+        e = ENTRY(b, b->h->hand);
+        if (!evictable(e) || b->h->hand == keep) {
+            continue;
+        }
+        if (e->flags & SB_REF) {
+            e->flags &= ~SB_REF;
+            continue;
+        }
+        drop(b, b->h->hand);
+        b->h->evictions++;
+        free_entries++;
+    }
+    return free_entries >= entries && b->h->chunks_free >= chunks;
+}
+
+static apr_uint32_t chunks_for(apr_size_t len)
+{
+    return (apr_uint32_t)((len + SB_CHUNK_DATA - 1) / SB_CHUNK_DATA);
+}
+
+/* Stores data in e's chunks; make_room has ensured there are enough. */
+static void put_data(sa_buffer_t *b, sb_entry_t *e, const char *data,
+                     apr_size_t len)
+{
+    apr_uint32_t *link = &e->chunk;
+
+    free_chunks(b, e);
+    e->len = (apr_uint32_t)len;
+    while (len > 0) {
+        apr_size_t n = len < SB_CHUNK_DATA ? len : SB_CHUNK_DATA;
+        apr_uint32_t c = b->h->free_chunk;
+        b->h->free_chunk = CHUNK(b, c)->next;
+        b->h->chunks_free--;
+        memcpy(CHUNK(b, c)->data, data, n);
+        CHUNK(b, c)->next = SB_NONE;
+        *link = c;
+        link = &CHUNK(b, c)->next;
+        data += n;
+        len -= n;
+    }
+}
+
+static char *get_data(sa_buffer_t *b, const sb_entry_t *e, apr_pool_t *p)
+{
+    char *out = apr_palloc(p, e->len + 1), *to = out;
+    apr_uint32_t c = e->chunk;
+    apr_size_t left = e->len;
+
+    while (left > 0) {
+        apr_size_t n = left < SB_CHUNK_DATA ? left : SB_CHUNK_DATA;
+        memcpy(to, CHUNK(b, c)->data, n);
+        to += n;
+        left -= n;
+        c = CHUNK(b, c)->next;
+    }
+    *to = '\0';
+    return out;
+}
+
+/* A new entry for id in bucket, or SB_NONE if there is no room. */
+static apr_uint32_t add(sa_buffer_t *b, const char *id, apr_uint32_t bucket,
+                        apr_size_t len)
+{
+    apr_uint32_t i;
+    sb_entry_t *e;
+
+    if (!make_room(b, 1, chunks_for(len), SB_NONE)) {
+        return SB_NONE;
+    }
+    i = b->h->free_entry;
+    e = ENTRY(b, i);
+    b->h->free_entry = e->next;
+    memset(e, 0, sizeof(*e));
+    memcpy(e->id, id, SA_ID_LEN);
+    e->flags = SB_USED | SB_REF;
+    e->next = b->heads[bucket];
+    b->heads[bucket] = i;
+    b->h->used++;
+    return i;
+}
+
+static void mark_dirty(sa_buffer_t *b, sb_entry_t *e)
+{
+    if (!(e->flags & SB_DIRTY)) {
+        e->flags |= SB_DIRTY;
+        b->h->dirty++;
+    }
+}
+
+static void mark_clean(sa_buffer_t *b, sb_entry_t *e)
+{
+    if (e->flags & SB_DIRTY) {
+        e->flags &= ~SB_DIRTY;
+        b->h->dirty--;
+    }
+}
+
+/* What a load finds in entry i: the session, or APR_NOTFOUND. */
+static apr_status_t read_entry(sa_buffer_t *b, apr_uint32_t i, apr_pool_t *p,
+                               apr_time_t now, sa_record_t *rec)
+{
+    sb_entry_t *e = ENTRY(b, i);
+
+    if ((e->flags & SB_REMOVED) || e->expiry <= now) {
+        return APR_NOTFOUND;
+    }
+    e->flags |= SB_REF;
+    rec->data = get_data(b, e, p);
+    rec->len = e->len;
+    rec->version = e->version;
+    rec->expiry = e->expiry;
+    return APR_SUCCESS;
+}
+
+/* Reads id from the inner store into the table (unless a racing eviction
+ * makes that unsafe, or there is no room). Called and returns unlocked.
+ * APR_EAGAIN: the table changed meanwhile, look again. */
+static apr_status_t fill(sb_store_t *c, apr_pool_t *p, const char *id,
+                         apr_uint32_t bucket, apr_uint32_t ticket,
+                         apr_time_t now, sa_record_t *rec, const char **why)
+{
+    sa_buffer_t *b = c->b;
+    apr_status_t rv = sa_store_load(c->inner, p, id, now, rec, why);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = lock(b, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (find(b, id, bucket) != SB_NONE || b->seqs[bucket] != ticket) {
+        rv = APR_EAGAIN;
+    }
+    else {
+        apr_uint32_t i = add(b, id, bucket, rec->len);
+        if (i != SB_NONE) {
+            sb_entry_t *e = ENTRY(b, i);
+            put_data(b, e, rec->data, rec->len);
+            e->version = e->stored = rec->version;
+            e->expiry = rec->expiry;
+        }
+    }
+    unlock(b);
+    return rv;
+}
+
+static apr_status_t buffer_load(void *ctx, apr_pool_t *p, const char *id,
+                                apr_time_t now, sa_record_t *rec,
+                                const char **why)
+{
+    sb_store_t *c = ctx;
+    sa_buffer_t *b = c->b;
+    apr_uint32_t bucket = bucket_of(b, id);
+    int tries;
+
+    for (tries = 0; ; tries++) {
+        apr_uint32_t i, ticket;
+        apr_status_t rv = lock(b, why);
+
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        i = find(b, id, bucket);
+        if (i != SB_NONE) {
+            b->h->hits++;
+            rv = read_entry(b, i, p, now, rec);
+            unlock(b);
+            return rv;
+        }
+        b->h->misses++;
+        ticket = b->seqs[bucket];
+        unlock(b);
+        rv = fill(c, p, id, bucket, ticket, now, rec, why);
+        if (rv != APR_EAGAIN || tries == SB_FILL_TRIES) {
+            /* After racing evictions this long, the inner store's answer
+             * is a read as good as any: a later compare-and-set checks it. */
+            return rv == APR_EAGAIN ? APR_SUCCESS : rv;
+        }
+    }
+}
+
+static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
+                                int *written, const char **why);
+
+/* Takes the lock with `entries` entries and `chunks` chunks free; when the
+ * table is full of changed sessions, flushes some first. */
+static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
+                                   apr_uint32_t entries, apr_uint32_t chunks,
+                                   const char **why)
+{
+    sa_buffer_t *b = c->b;
+    int tries;
+
+    for (tries = 0; tries < 3; tries++) {
+        int written;
+        apr_status_t rv = lock(b, why);
+
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (make_room(b, entries, chunks, SB_NONE)) {
+            return APR_SUCCESS;
+        }
+        unlock(b);
+        rv = flush_batch(c, p, SB_FLUSH_FOR_ROOM, &written, why);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    *why = apr_psprintf(p, "the store buffer (%u sessions) is full of "
+                        "sessions not yet written to the store",
+                        b->h->nentries);
+    return APR_ENOSPC;
+}
+
+static apr_status_t buffer_insert(void *ctx, apr_pool_t *p, const char *id,
+                                  const sa_record_t *rec, const char **why)
+{
+    sb_store_t *c = ctx;
+    sa_buffer_t *b = c->b;
+    apr_uint32_t bucket = bucket_of(b, id), i;
+    sb_entry_t *e;
+    apr_status_t rv = lock_with_room(c, p, 1, chunks_for(rec->len), why);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* Ids are fresh random ones: what the table lacks, the inner store
+     * lacks too (a collision there is settled by the flush). */
+    i = find(b, id, bucket);
+    if (i != SB_NONE && !(ENTRY(b, i)->flags & SB_REMOVED)) {
+        unlock(b);
+        return APR_EEXIST;
+    }
+    if (i == SB_NONE) {
+        i = add(b, id, bucket, rec->len);
+    }
+    e = ENTRY(b, i);
+    e->flags &= ~SB_REMOVED;
+    put_data(b, e, rec->data, rec->len);
+    e->version = rec->version;
+    e->expiry = rec->expiry;
+    mark_dirty(b, e);
+    unlock(b);
+    return APR_SUCCESS;
+}
+
+static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
+                                  apr_int64_t expected, const sa_record_t *rec,
+                                  const char **why)
+{
+    sb_store_t *c = ctx;
+    sa_buffer_t *b = c->b;
+    apr_uint32_t bucket = bucket_of(b, id);
+    int tries;
+
+    for (tries = 0; tries <= SB_FILL_TRIES; tries++) {
+        apr_uint32_t i, ticket;
+        sa_record_t cur;
+        apr_status_t rv = lock(b, why);
+
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        i = find(b, id, bucket);
+        if (i != SB_NONE) {
+            sb_entry_t *e = ENTRY(b, i);
+            if ((e->flags & SB_REMOVED) || e->expiry <= apr_time_now()
+                || e->version != expected) {
+                unlock(b);
+                return SA_ECONFLICT;
+            }
+            if (chunks_for(rec->len) > chunks_for(e->len)
+                && !make_room(b, 0, chunks_for(rec->len) - chunks_for(e->len),
+                              i)) {
+                int written;
+                unlock(b);
+                rv = flush_batch(c, p, SB_FLUSH_FOR_ROOM, &written, why);
+                if (rv != APR_SUCCESS) {
+                    return rv;
+                }
+                continue;
+            }
+            put_data(b, e, rec->data, rec->len);
+            e->version = rec->version;
+            e->expiry = rec->expiry;
+            e->flags |= SB_REF;
+            mark_dirty(b, e);
+            unlock(b);
+            return APR_SUCCESS;
+        }
+        ticket = b->seqs[bucket];
+        unlock(b);
+        rv = fill(c, p, id, bucket, ticket, apr_time_now(), &cur, why);
+        if (rv == APR_NOTFOUND) {
+            return SA_ECONFLICT;
+        }
+        if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
+            return rv;
+        }
+        if (rv == APR_SUCCESS && cur.version != expected) {
+            return SA_ECONFLICT;
+        }
+    }
+    *why = apr_psprintf(p, "session %s kept being evicted from the store "
+                        "buffer while being saved", id);
+    return APR_EBUSY;
+}
+
+static apr_status_t buffer_remove(void *ctx, apr_pool_t *p, const char *id,
+                                  const char **why)
+{
+    sb_store_t *c = ctx;
+    sa_buffer_t *b = c->b;
+    apr_uint32_t bucket = bucket_of(b, id), i;
+    sb_entry_t *e;
+    apr_status_t rv = lock_with_room(c, p, 1, 0, why);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    i = find(b, id, bucket);
+    if (i == SB_NONE) {
+        i = add(b, id, bucket, 0);
+        ENTRY(b, i)->stored = -1;       /* remove it there, whatever it is */
+    }
+    e = ENTRY(b, i);
+    free_chunks(b, e);
+    e->flags |= SB_REMOVED;
+    mark_dirty(b, e);
+    unlock(b);
+    return APR_SUCCESS;
+}
+
+/* Sessions that expired before ever reaching the inner store go here and
+ * count as purged; those in it are dropped (clean) or turned into
+ * tombstones (changed), and the inner store purges its copies itself. */
+static apr_status_t buffer_purge(void *ctx, apr_pool_t *p, apr_time_t now,
+                                 int max, int *removed, const char **why)
+{
+    sb_store_t *c = ctx;
+    sa_buffer_t *b = c->b;
+    apr_uint32_t i;
+    int mine = 0, theirs = 0;
+    apr_status_t rv = lock(b, why);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 1; i <= b->h->nentries; i++) {
+        sb_entry_t *e = ENTRY(b, i);
+        if ((e->flags & (SB_USED | SB_FLUSHING | SB_REMOVED)) != SB_USED
+            || e->expiry > now) {
+            continue;
+        }
+        if (e->stored == 0) {
+            if (mine < max) {
+                drop(b, i);
+                mine++;
+            }
+        }
+        else if (e->flags & SB_DIRTY) {
+            free_chunks(b, e);
+            e->flags |= SB_REMOVED;
+        }
+        else {
+            drop(b, i);
+        }
+    }
+    unlock(b);
+    if (mine < max) {
+        rv = sa_store_purge(c->inner, p, now, max - mine, &theirs, why);
+    }
+    *removed = mine + theirs;
+    return rv;
+}
+
+static apr_status_t buffer_setup(void *ctx, apr_pool_t *p,
+                                 const sa_store_env_t *env, const char **why)
+{
+    sb_store_t *c = ctx;
+
+    return sa_store_setup(c->inner, p, env, why);
+}
+
+static apr_status_t buffer_child_init(void *ctx, apr_pool_t *p,
+                                      const sa_store_env_t *env,
+                                      const char **why)
+{
+    sb_store_t *c = ctx;
+
+    return sa_store_child_init(c->inner, p, env, why);
+}
+
+static const char *buffer_create(apr_pool_t *p, const char *arg, void **ctx)
+{
+    (void)p;
+    (void)arg;
+    (void)ctx;
+    return "a store buffer is made with sa_buffer_store, not configured";
+}
+
+const sa_store_provider_t sa_store_buffer_provider = {
+    "buffer",
+    buffer_create,
+    buffer_setup,
+    buffer_child_init,
+    buffer_load,
+    buffer_insert,
+    buffer_update,
+    buffer_remove,
+    buffer_purge,
+    NULL,
+};
+
+sa_store_t *sa_buffer_store(apr_pool_t *p, sa_buffer_t *b, sa_store_t *inner)
+{
+    sa_store_t *s = apr_pcalloc(p, sizeof(*s));
+    sb_store_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->b = b;
+    c->inner = inner;
+    s->provider = &sa_store_buffer_provider;
+    s->name = inner->name;
+    s->ctx = c;
+    return s;
+}
+
+sa_buffer_t *sa_buffer_of(sa_store_t *s)
+{
+    if (s->provider != &sa_store_buffer_provider) {
+        return NULL;
+    }
+    return ((sb_store_t *)s->ctx)->b;
+}
+
+typedef struct {
+    apr_uint32_t entry;
+    sa_write_t w;
+} sb_flush_t;
+
+/* Under the lock: marks up to max dirty entries as being flushed and
+ * copies out what to write. */
+static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
+                   sb_flush_t *f)
+{
+    apr_uint32_t steps;
+    int n = 0;
+
+    for (steps = 0; steps < b->h->nentries && n < max && b->h->dirty > 0;
+         steps++) {
+        sb_entry_t *e;
+        b->h->flush_hand = b->h->flush_hand % b->h->nentries + 1;
+        e = ENTRY(b, b->h->flush_hand);
+        if ((e->flags & (SB_DIRTY | SB_FLUSHING)) != SB_DIRTY) {
+            continue;
+        }
+        if ((e->flags & SB_REMOVED) || e->expiry <= now) {
+            if (e->stored == 0) {
+                /* Never written: nothing to undo in the inner store. */
+                if (e->flags & SB_REMOVED) {
+                    drop(b, b->h->flush_hand);
+                }
+                else {
+                    mark_clean(b, e);
+                }
+                continue;
+            }
+            f[n].w.kind = SA_WRITE_REMOVE;
+        }
+        else {
+            f[n].w.kind = e->stored == 0 ? SA_WRITE_INSERT : SA_WRITE_UPDATE;
+            f[n].w.expected = e->stored;
+            f[n].w.rec.data = get_data(b, e, p);
+            f[n].w.rec.len = e->len;
+            f[n].w.rec.expiry = e->expiry;
+        }
+        f[n].w.id = apr_pstrmemdup(p, e->id, SA_ID_LEN);
+        f[n].w.rec.version = e->version;
+        f[n].entry = b->h->flush_hand;
+        e->flags |= SB_FLUSHING;
+        e->flushing = e->version;
+        n++;
+    }
+    return n;
+}
+
+/* An update or insert that found the inner store not as the table
+ * remembers it (the record expired there, or was purged, or a stray id
+ * collided): the table is the truth, so write it over. */
+static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
+                              int n, const char **why)
+{
+    sa_write_t *w = apr_pcalloc(p, 2 * n * sizeof(*w));
+    int i, k = 0;
+    apr_status_t rv;
+
+    for (i = 0; i < n; i++) {
+        if (f[i].w.status == APR_SUCCESS) {
+            continue;
+        }
+        w[k].kind = SA_WRITE_REMOVE;
+        w[k].id = f[i].w.id;
+        w[k].rec.version = f[i].w.rec.version;
+        w[k + 1] = f[i].w;
+        w[k + 1].kind = SA_WRITE_INSERT;
+        k += 2;
+    }
+    if (k == 0) {
+        return APR_SUCCESS;
+    }
+    rv = sa_store_write_batch(c->inner, p, w, k, why);
+    for (i = 0, k = 0; rv == APR_SUCCESS && i < n; i++) {
+        if (f[i].w.status != APR_SUCCESS) {
+            f[i].w.status = w[k + 1].status;
+            k += 2;
+        }
+    }
+    return rv;
+}
+
+static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
+                                int *written, const char **why)
+{
+    sa_buffer_t *b = c->b;
+    sb_flush_t *f = apr_pcalloc(p, max * sizeof(*f));
+    apr_status_t rv, wrv;
+    int n, i;
+    sa_write_t *w;
+
+    *written = 0;
+    *why = NULL;
+    if ((rv = lock(b, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    n = collect(b, p, max, apr_time_now(), f);
+    unlock(b);
+    if (n == 0) {
+        return APR_SUCCESS;
+    }
+    w = apr_palloc(p, n * sizeof(*w));
+    for (i = 0; i < n; i++) {
+        w[i] = f[i].w;
+    }
+    wrv = sa_store_write_batch(c->inner, p, w, n, why);
+    for (i = 0; i < n; i++) {
+        f[i].w.status = wrv == APR_SUCCESS ? w[i].status : wrv;
+    }
+    if (wrv == APR_SUCCESS) {
+        wrv = overwrite(c, p, f, n, why);
+    }
+    if ((rv = lock(b, why)) != APR_SUCCESS) {
+        /* The entries stay marked: nothing can be flushed now anyway. */
+        return rv;
+    }
+    for (i = 0; i < n; i++) {
+        sb_entry_t *e = ENTRY(b, f[i].entry);
+        e->flags &= ~SB_FLUSHING;
+        if (wrv != APR_SUCCESS || f[i].w.status != APR_SUCCESS) {
+            continue;
+        }
+        (*written)++;
+        e->stored = f[i].w.kind == SA_WRITE_REMOVE ? 0 : e->flushing;
+        if (e->version == e->flushing
+            && (f[i].w.kind == SA_WRITE_REMOVE) == ((e->flags & SB_REMOVED)
+                                                    || e->expiry <= apr_time_now())) {
+            mark_clean(b, e);
+            if (f[i].w.kind == SA_WRITE_REMOVE) {
+                drop(b, f[i].entry);
+            }
+        }
+    }
+    b->h->flushed += *written;
+    unlock(b);
+    if (wrv == APR_SUCCESS && *written < n) {
+        *why = apr_psprintf(p, "%d of %d sessions could not be written",
+                            n - *written, n);
+        wrv = APR_EGENERAL;
+    }
+    return wrv;
+}
+
+apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
+                             int *written, const char **why)
+{
+    return flush_batch(s->ctx, p, max, written, why);
+}
+
+apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
+                                 apr_time_t deadline, int *written, int *left,
+                                 const char **why)
+{
+    sa_buffer_t *b = ((sb_store_t *)s->ctx)->b;
+    apr_status_t rv = APR_SUCCESS;
+
+    *written = 0;
+    *why = NULL;
+    for (;;) {
+        apr_pool_t *sub;
+        int n = 0;
+
+        if ((rv = apr_pool_create(&sub, p)) != APR_SUCCESS) {
+            *why = "cannot create a pool";
+            break;
+        }
+        rv = sa_buffer_flush(s, sub, batch, &n, why);
+        if (*why) {
+            *why = apr_pstrdup(p, *why);
+        }
+        apr_pool_destroy(sub);
+        *written += n;
+        if (rv != APR_SUCCESS || n < batch || apr_time_now() >= deadline) {
+            break;
+        }
+    }
+    *left = (int)b->h->dirty;
+    return rv;
+}
+
+void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st)
+{
+    /* A snapshot without the lock: counters for humans, not decisions. */
+    st->entries = b->h->nentries;
+    st->used = b->h->used;
+    st->dirty = b->h->dirty;
+    st->hits = b->h->hits;
+    st->misses = b->h->misses;
+    st->evictions = b->h->evictions;
+    st->flushed = b->h->flushed;
+}

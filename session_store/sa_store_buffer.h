@@ -1,0 +1,62 @@
+/* The write-back buffer: a table of sessions in shared memory in front of
+ * any store, so that a request loads and saves with a lookup and a copy
+ * under one lock, and the store sees each changed session once per flush,
+ * in batches.
+ *
+ * The buffered store keeps the whole sa_store.h contract (compare-and-set,
+ * no lost update, expiry) for every process that shares the segment: the
+ * buffer is the authority for each session it holds. Only clean sessions
+ * (already in the inner store) are evicted, and a session's version never
+ * goes backwards, so a compare-and-set can never succeed against a state it
+ * did not read. What it gives up is durability: a change reaches the inner
+ * store at the next flush, so a crash of the whole machine, or a kill -9 of
+ * every process holding the segment, loses what was not flushed yet. It
+ * assumes this server is the only writer of the inner store.
+ */
+#ifndef SA_STORE_BUFFER_H
+#define SA_STORE_BUFFER_H
+
+#include "apr_global_mutex.h"
+#include "apr_shm.h"
+#include "sa_store.h"
+
+typedef struct sa_buffer_t sa_buffer_t;
+
+typedef struct sa_buffer_stats_t {
+    apr_uint32_t entries;       /* sessions the segment can hold */
+    apr_uint32_t used;          /* sessions in it now */
+    apr_uint32_t dirty;         /* changed since their last flush */
+    apr_uint64_t hits, misses, evictions, flushed;
+} sa_buffer_stats_t;
+
+/* A segment of about `bytes` in pool p, which must outlive every process
+ * that uses it (the process pool across graceful restarts). lock guards it
+ * in every process; children attach it with apr_global_mutex_child_init. */
+apr_status_t sa_buffer_create(apr_pool_t *p, apr_size_t bytes,
+                              apr_global_mutex_t *lock, sa_buffer_t **b,
+                              const char **why);
+
+/* A store, in pool p, that keeps sessions in b and writes them to inner
+ * when flushed. Its setup and child_init are inner's. */
+sa_store_t *sa_buffer_store(apr_pool_t *p, sa_buffer_t *b, sa_store_t *inner);
+
+/* The buffered store's buffer, or NULL if s is not a buffered store. */
+sa_buffer_t *sa_buffer_of(sa_store_t *s);
+
+/* Writes up to max changed sessions to the inner store in one batch;
+ * *written says how many went. A failed batch leaves them changed, to be
+ * written by the next flush. */
+apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
+                             int *written, const char **why);
+
+/* Flushes batches of `batch` until nothing is left to write, an error, or
+ * the deadline; *left says how many changed sessions remain. */
+apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
+                                 apr_time_t deadline, int *written, int *left,
+                                 const char **why);
+
+void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st);
+
+extern const sa_store_provider_t sa_store_buffer_provider;
+
+#endif

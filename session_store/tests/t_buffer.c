@@ -1,0 +1,297 @@
+/* What the write-back buffer adds to the store contract (t_store holds it
+ * to the contract itself): writes reach the inner store only when flushed,
+ * versions survive eviction, the table overwrites an inner store that
+ * drifted, and a buffer whose flushes fail refuses writes instead of
+ * dropping them. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apr_general.h"
+#include "apr_strings.h"
+#include "sa_id.h"
+#include "sa_store.h"
+#include "sa_store_buffer.h"
+#include "tap.h"
+
+#define HOUR apr_time_from_sec(3600)
+
+static sa_store_env_t env = { 0, 0, 0, "test", 4, 0, NULL };
+
+static sa_record_t rec_of(const char *data, apr_time_t expiry)
+{
+    sa_record_t r;
+
+    r.data = data;
+    r.len = strlen(data);
+    r.version = 0;
+    r.expiry = expiry;
+    return r;
+}
+
+static const char *new_id(apr_pool_t *p)
+{
+    const char *id = NULL;
+
+    sa_id_generate(p, &id);
+    return id;
+}
+
+static sa_store_t *open_inner(apr_pool_t *p, const char *spec)
+{
+    sa_store_t *st = NULL;
+    const char *why = NULL;
+
+    if (sa_store_create(p, spec, &st) != NULL
+        || sa_store_setup(st, p, &env, &why) != APR_SUCCESS
+        || sa_store_child_init(st, p, &env, &why) != APR_SUCCESS) {
+        diag("cannot open %s: %s", spec, why ? why : "");
+        return NULL;
+    }
+    return st;
+}
+
+static sa_store_t *open_buffered(apr_pool_t *p, sa_store_t *inner,
+                                 apr_size_t bytes)
+{
+    sa_buffer_t *b = NULL;
+    apr_global_mutex_t *lock;
+    const char *why = NULL;
+
+    if (apr_global_mutex_create(&lock, NULL, APR_LOCK_DEFAULT, p)
+        != APR_SUCCESS
+        || sa_buffer_create(p, bytes, lock, &b, &why) != APR_SUCCESS) {
+        diag("cannot create the buffer: %s", why ? why : "mutex");
+        return NULL;
+    }
+    return sa_buffer_store(p, b, inner);
+}
+
+static void flush_all(sa_store_t *bs, apr_pool_t *p, const char *what)
+{
+    int written = 0, left = -1;
+    const char *why = NULL;
+    apr_status_t rv = sa_buffer_flush_all(bs, p, 100,
+                                          apr_time_now() + HOUR, &written,
+                                          &left, &why);
+
+    if (!ok(rv == APR_SUCCESS && left == 0, "%s: flushed, nothing left",
+            what)) {
+        diag("rv %d, left %d: %s", rv, left, why ? why : "");
+    }
+}
+
+static void test_write_back(apr_pool_t *p, sa_store_t *inner)
+{
+    sa_store_t *bs = open_buffered(p, inner, 1024 * 1024);
+    const char *id = new_id(p), *why;
+    apr_time_t now = apr_time_now();
+    sa_record_t r = rec_of("a=1", now + HOUR), got;
+    sa_buffer_stats_t st;
+
+    is_int(sa_store_insert(bs, p, id, &r, &why), APR_SUCCESS, "insert");
+    is_int(sa_store_load(inner, p, id, now, &got, &why), APR_NOTFOUND,
+           "the inner store has not seen it yet");
+    sa_buffer_stats(sa_buffer_of(bs), &st);
+    is_int(st.dirty, 1, "one changed session in the buffer");
+    flush_all(bs, p, "after insert");
+    ok(sa_store_load(inner, p, id, now, &got, &why) == APR_SUCCESS
+       && got.version == 1 && got.len == 3 && memcmp(got.data, "a=1", 3) == 0,
+       "the flush inserted it, at version 1");
+
+    r = rec_of("a=2", now + 2 * HOUR);
+    sa_store_update(bs, p, id, 1, &r, &why);
+    r = rec_of("a=3", now + 2 * HOUR);
+    is_int(sa_store_update(bs, p, id, 2, &r, &why), APR_SUCCESS,
+           "two updates in the buffer");
+    sa_store_load(inner, p, id, now, &got, &why);
+    is_int(got.version, 1, "the inner store still has version 1");
+    flush_all(bs, p, "after two updates");
+    ok(sa_store_load(inner, p, id, now, &got, &why) == APR_SUCCESS
+       && got.version == 3 && memcmp(got.data, "a=3", 3) == 0
+       && got.expiry == now + 2 * HOUR,
+       "one flush wrote the latest, at the buffer's version 3");
+
+    is_int(sa_store_remove(bs, p, id, &why), APR_SUCCESS, "remove");
+    is_int(sa_store_load(bs, p, id, now, &got, &why), APR_NOTFOUND,
+           "gone for the buffer's readers at once");
+    is_int(sa_store_load(inner, p, id, now, &got, &why), APR_SUCCESS,
+           "still in the inner store before the flush");
+    flush_all(bs, p, "after remove");
+    is_int(sa_store_load(inner, p, id, now, &got, &why), APR_NOTFOUND,
+           "and gone from it after");
+    is_int(sa_store_load(bs, p, id, now, &got, &why), APR_NOTFOUND,
+           "the buffer does not bring it back");
+
+    id = new_id(p);
+    r = rec_of("short=1", now + HOUR);
+    sa_store_insert(bs, p, id, &r, &why);
+    sa_store_remove(bs, p, id, &why);
+    flush_all(bs, p, "a session created and removed between flushes");
+    is_int(sa_store_load(inner, p, id, now, &got, &why), APR_NOTFOUND,
+           "never reached the inner store");
+}
+
+/* Far more sessions than the buffer holds: the clean ones are evicted and
+ * read back from the inner store with the versions they had. */
+static void test_eviction(apr_pool_t *p, sa_store_t *inner)
+{
+    enum { N = 300 };
+    sa_store_t *bs = open_buffered(p, inner, 16 * 1024);
+    const char *ids[N], *why;
+    apr_time_t now = apr_time_now();
+    sa_buffer_stats_t st;
+    int i, v, all = 1;
+
+    sa_buffer_stats(sa_buffer_of(bs), &st);
+    ok(st.entries < N / 4, "a buffer of %u sessions for %d", st.entries, N);
+    for (i = 0; i < N; i++) {
+        sa_record_t r = rec_of(apr_psprintf(p, "n=%d", i), now + HOUR);
+        apr_status_t rv;
+        ids[i] = new_id(p);
+        rv = sa_store_insert(bs, p, ids[i], &r, &why);
+        /* Up to version 5: some history to keep across eviction. */
+        for (v = 1; rv == APR_SUCCESS && v <= i % 5; v++) {
+            rv = sa_store_update(bs, p, ids[i], v, &r, &why);
+        }
+        if (rv != APR_SUCCESS) {
+            diag("session %d: %s", i, why ? why : "");
+            all = 0;
+        }
+    }
+    ok(all, "%d sessions written through a full buffer", N);
+    all = 1;
+    for (i = 0; i < N; i++) {
+        sa_record_t got;
+        const char *want = apr_psprintf(p, "n=%d", i);
+        if (sa_store_load(bs, p, ids[i], now, &got, &why) != APR_SUCCESS
+            || got.len != strlen(want) || memcmp(got.data, want, got.len)
+            || got.version != i % 5 + 1) {
+            diag("session %d lost", i);
+            all = 0;
+        }
+    }
+    ok(all, "every one reads back, at its version");
+    sa_buffer_stats(sa_buffer_of(bs), &st);
+    ok(st.evictions > 0, "%" APR_UINT64_T_FMT " evictions",
+       st.evictions);
+
+    {
+        /* A session evicted at version 3 goes on from 3. */
+        sa_record_t r = rec_of("x=1", now + HOUR), got;
+        const char *id = new_id(p);
+        sa_store_insert(bs, p, id, &r, &why);
+        r.version = 0;
+        sa_store_update(bs, p, id, 1, &r, &why);
+        sa_store_update(bs, p, id, 2, &r, &why);
+        for (i = 0; i < N; i++) {          /* push it out */
+            sa_store_load(bs, p, ids[i], now, &got, &why);
+        }
+        flush_all(bs, p, "before reading back an evicted session");
+        for (i = 0; i < N; i++) {
+            sa_store_load(bs, p, ids[i], now, &got, &why);
+        }
+        is_int(sa_store_load(bs, p, id, now, &got, &why), APR_SUCCESS,
+               "the evicted session loads");
+        is_int(got.version, 3, "at the version it had");
+        is_int(sa_store_update(bs, p, id, 2, &r, &why), SA_ECONFLICT,
+               "an update from an older read conflicts");
+        is_int(sa_store_update(bs, p, id, 3, &r, &why), APR_SUCCESS,
+               "an update from the latest succeeds");
+    }
+}
+
+/* Another writer changed the inner store (or its copy expired there): the
+ * buffer's version is the truth and is written over it. */
+static void test_drift(apr_pool_t *p, sa_store_t *inner)
+{
+    sa_store_t *bs = open_buffered(p, inner, 1024 * 1024);
+    const char *id = new_id(p), *why;
+    apr_time_t now = apr_time_now();
+    sa_record_t r = rec_of("mine=1", now + HOUR), got;
+
+    sa_store_insert(bs, p, id, &r, &why);
+    flush_all(bs, p, "drift: first write");
+    r = rec_of("theirs=1", now + HOUR);
+    sa_store_update(inner, p, id, 1, &r, &why);         /* behind its back */
+    r = rec_of("mine=2", now + HOUR);
+    is_int(sa_store_update(bs, p, id, 1, &r, &why), APR_SUCCESS,
+           "drift: the buffer updates from its own version");
+    flush_all(bs, p, "drift: over a changed inner record");
+    ok(sa_store_load(inner, p, id, now, &got, &why) == APR_SUCCESS
+       && got.version == 2 && memcmp(got.data, "mine=2", 6) == 0,
+       "drift: the inner store now has the buffer's record");
+}
+
+/* An inner store that fails: flushes report it, and once the buffer is
+ * full of unwritten sessions new writes are refused, not dropped. */
+static void test_failing_inner(apr_pool_t *p, const char *dir)
+{
+    sa_store_t *inner = open_inner(p, apr_pstrcat(p, "file:", dir, "/gone",
+                                                  (char *)NULL));
+    sa_store_t *bs = inner ? open_buffered(p, inner, 16 * 1024) : NULL;
+    const char *why = NULL;
+    apr_time_t now = apr_time_now();
+    int i, written = -1, refused = 0, accepted = 0;
+    apr_status_t rv;
+
+    if (bs == NULL) {
+        ok(0, "failing: the store opens");
+        return;
+    }
+    if (system(apr_pstrcat(p, "rm -rf '", dir, "/gone'", (char *)NULL)) != 0) {
+        diag("could not remove %s/gone", dir);
+    }
+    for (i = 0; i < 200 && !refused; i++) {
+        sa_record_t r = rec_of("a=1", now + HOUR);
+        rv = sa_store_insert(bs, p, new_id(p), &r, &why);
+        if (rv == APR_SUCCESS) {
+            accepted++;
+        }
+        else {
+            refused = 1;
+            diag("refused after %d: %s", accepted, why ? why : "");
+        }
+    }
+    ok(refused, "failing: a write is refused once the buffer is full");
+    rv = sa_buffer_flush(bs, p, 10, &written, &why);
+    ok(rv != APR_SUCCESS && written == 0 && why != NULL,
+       "failing: the flush says why (%s)", why ? why : "");
+    {
+        sa_buffer_stats_t st;
+        sa_buffer_stats(sa_buffer_of(bs), &st);
+        is_int(st.dirty, accepted, "failing: every accepted write still "
+               "waits in the buffer");
+    }
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+    char dir[] = "/tmp/sa_buffer_test_XXXXXX";
+    sa_store_t *sqlite;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    if (mkdtemp(dir) == NULL) {
+        ok(0, "mkdtemp");
+        return done();
+    }
+    sqlite = open_inner(p, apr_pstrcat(p, "sqlite:", dir, "/s.sqlite",
+                                       (char *)NULL));
+    if (!ok(sqlite != NULL, "the inner SQLite store opens")) {
+        return done();
+    }
+    test_write_back(p, sqlite);
+    test_eviction(p, sqlite);
+    test_drift(p, sqlite);
+    if (mkdir(apr_pstrcat(p, dir, "/gone", (char *)NULL), 0700) != 0) {
+        ok(0, "mkdir %s/gone", dir);
+    }
+    test_failing_inner(p, dir);
+    if (system(apr_pstrcat(p, "rm -rf '", dir, "'", (char *)NULL)) != 0) {
+        diag("could not remove %s", dir);
+    }
+    return done();
+}
