@@ -27,6 +27,7 @@
 #include "session_store/sa_cookie.h"
 #include "session_store/sa_id.h"
 #include "session_store/sa_persist.h"
+#include "session_store/sa_store_buffer.h"
 
 module AP_MODULE_DECLARE_DATA session_api_module;
 
@@ -37,6 +38,11 @@ module AP_MODULE_DECLARE_DATA session_api_module;
 #define SA_DEFAULT_MAX_SIZE (64 * 1024)
 #define SA_MAX_COOKIE_IDS   4                 /* candidates tried per request */
 #define SA_MUTEX_TYPE       "session-api-store"
+#define SA_BUFFER_MUTEX     "session-api-buffer"
+#define SA_BUFFER_MIN       (1024 * 1024)
+#define SA_BUFFER_FLUSH     apr_time_from_sec(1)
+#define SA_BUFFER_BATCH     500
+#define SA_BUFFER_EXIT_BUDGET apr_time_from_sec(10)
 #define SA_FILTER           "SESSION_API"
 #define SA_HANDLER          "visitor-counter"
 #define SA_COUNT_KEY        "count"
@@ -55,6 +61,8 @@ typedef struct {
     sa_store_t *store;          /* name: the SessionAPIStore value */
     int sync;                   /* SessionAPIStoreSync */
     apr_int64_t cleanup;        /* SessionAPICleanupInterval */
+    apr_int64_t buffer;         /* SessionAPIStoreBuffer bytes, 0 Off */
+    apr_interval_time_t flush;  /* SessionAPIStoreBufferFlush */
 } sa_server_conf_t;
 
 typedef struct {
@@ -95,6 +103,8 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     (void)s;
     c->sync = UNSET;
     c->cleanup = UNSET;
+    c->buffer = UNSET;
+    c->flush = UNSET;
     return c;
 }
 
@@ -109,6 +119,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(store);
     MERGE_INT(sync);
     MERGE_INT(cleanup);
+    MERGE_INT(buffer);
+    MERGE_INT(flush);
     return c;
 }
 
@@ -200,6 +212,58 @@ static const char *set_cleanup(cmd_parms *cmd, void *dummy, const char *arg)
     (void)dummy;
     return parse_number(cmd, arg, 0, 86400 * 365,
                         &cmd_server_conf(cmd)->cleanup);
+}
+
+/* Off, or a size in bytes with an optional K, M or G. */
+static const char *set_buffer(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v = 0, unit = 1;
+    apr_size_t len = strlen(arg);
+
+    (void)dummy;
+    if (err != NULL) {
+        return err;
+    }
+    if (strcasecmp(arg, "Off") == 0) {
+        cmd_server_conf(cmd)->buffer = 0;
+        return NULL;
+    }
+    if (len > 1 && strchr("KkMmGg", arg[len - 1]) != NULL) {
+        unit = apr_tolower(arg[len - 1]) == 'k' ? 1024
+             : apr_tolower(arg[len - 1]) == 'm' ? 1024 * 1024
+             : 1024 * 1024 * 1024;
+        len--;
+    }
+    if (sa_parse_int64(arg, len, &v) != APR_SUCCESS || v < 1
+        || v > APR_INT64_C(64) * 1024 * 1024 * 1024 / unit
+        || v * unit < SA_BUFFER_MIN) {
+        return apr_psprintf(cmd->pool, "SessionAPIStoreBuffer '%s' is not "
+                            "Off or a size from 1M to 64G (for example "
+                            "64M)", arg);
+    }
+    cmd_server_conf(cmd)->buffer = v * unit;
+    return NULL;
+}
+
+static const char *set_buffer_flush(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_interval_time_t t;
+
+    (void)dummy;
+    if (err != NULL) {
+        return err;
+    }
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS
+        || t < apr_time_from_msec(10) || t > apr_time_from_sec(3600)) {
+        return apr_psprintf(cmd->pool, "SessionAPIStoreBufferFlush '%s' is "
+                            "not a time from 10ms to 3600 (seconds, or "
+                            "with ms, s, mi or h)", arg);
+    }
+    cmd_server_conf(cmd)->flush = t;
+    return NULL;
 }
 
 static const char *set_cookie_name(cmd_parms *cmd, void *dconf,
@@ -386,6 +450,13 @@ static const command_rec sa_cmds[] = {
     AP_INIT_FLAG("SessionAPIStoreSync", set_store_sync, NULL, RSRC_CONF,
                  "On to make every save reach the disk before the response "
                  "(survives power loss; slower)"),
+    AP_INIT_TAKE1("SessionAPIStoreBuffer", set_buffer, NULL, RSRC_CONF,
+                  "Off, or the size of a shared-memory buffer that holds "
+                  "sessions and writes them to the store in batches "
+                  "(for example 64M; read at a full start only)"),
+    AP_INIT_TAKE1("SessionAPIStoreBufferFlush", set_buffer_flush, NULL,
+                  RSRC_CONF, "how often the buffer writes changed sessions "
+                  "to the store (default 1s)"),
     AP_INIT_TAKE1("SessionAPICleanupInterval", set_cleanup, NULL, RSRC_CONF,
                   "seconds between purges of expired sessions, 0 for none"),
     AP_INIT_TAKE1("SessionAPICookieName", set_cookie_name, NULL,
@@ -936,9 +1007,16 @@ static int counter_handler(request_rec *r)
 static int sa_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                          apr_pool_t *ptemp)
 {
+    apr_status_t rv = ap_mutex_register(pconf, SA_MUTEX_TYPE, NULL,
+                                        APR_LOCK_DEFAULT, 0);
+
     (void)plog;
     (void)ptemp;
-    return ap_mutex_register(pconf, SA_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
+    if (rv == APR_SUCCESS) {
+        rv = ap_mutex_register(pconf, SA_BUFFER_MUTEX, NULL, APR_LOCK_DEFAULT,
+                               0);
+    }
+    return rv;
 }
 
 static void store_env(sa_store_env_t *env, server_rec *s)
@@ -995,45 +1073,26 @@ static apr_status_t sa_cleanup_cb(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
-/* One watchdog thread, in one child at a time, purges every store. */
-static int start_cleanup(apr_pool_t *pconf, server_rec *vs,
-                         ap_watchdog_t **wd)
+/* The one watchdog of this module: its thread runs in one child at a time. */
+static int get_watchdog(apr_pool_t *pconf, server_rec *vs, ap_watchdog_t **wd,
+                        APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback)
+                        **register_cb)
 {
-    static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
-    static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
-    sa_server_conf_t *sc = ap_get_module_config(vs->module_config,
-                                                &session_api_module);
-    apr_int64_t interval = sc->cleanup != UNSET ? sc->cleanup
-                                             : SA_DEFAULT_CLEANUP;
-    sa_cleanup_ctx_t *ctx;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
     apr_status_t rv;
 
-    if (interval == 0) {
+    *register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (*wd != NULL) {
         return OK;
     }
-    if (*wd == NULL) {
-        get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-        register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-        if (get_instance == NULL || register_cb == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, "SA0105: "
-                         "mod_watchdog is not loaded: expired sessions stay "
-                         "in the stores (they are never loaded)");
-            return DECLINED;
-        }
-        rv = get_instance(wd, SA_WATCHDOG, 0, 1, pconf);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "SA0106: cannot "
-                         "create the %s watchdog", SA_WATCHDOG);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    if (get_instance == NULL || *register_cb == NULL) {
+        return DECLINED;
     }
-    ctx = apr_palloc(pconf, sizeof(*ctx));
-    ctx->store = sc->store;
-    ctx->s = vs;
-    rv = register_cb(*wd, apr_time_from_sec(interval), ctx, sa_cleanup_cb);
+    rv = get_instance(wd, SA_WATCHDOG, 0, 1, pconf);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "SA0107: cannot "
-                     "schedule the purge of %s", sc->store->name);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "SA0106: cannot "
+                     "create the %s watchdog", SA_WATCHDOG);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -1051,6 +1110,241 @@ static server_rec *first_user(server_rec *s, server_rec *vs)
         }
     }
     return vs;
+}
+
+/* The watchdog purges every store. */
+static int start_cleanup(apr_pool_t *pconf, server_rec *vs,
+                         ap_watchdog_t **wd)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
+    sa_server_conf_t *sc = ap_get_module_config(vs->module_config,
+                                                &session_api_module);
+    apr_int64_t interval = sc->cleanup != UNSET ? sc->cleanup
+                                             : SA_DEFAULT_CLEANUP;
+    sa_cleanup_ctx_t *ctx;
+    apr_status_t rv;
+    int status;
+
+    if (interval == 0) {
+        return OK;
+    }
+    status = get_watchdog(pconf, vs, wd, &register_cb);
+    if (status == DECLINED) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, "SA0105: "
+                     "mod_watchdog is not loaded: expired sessions stay "
+                     "in the stores (they are never loaded)");
+    }
+    if (status != OK) {
+        return status;
+    }
+    ctx = apr_palloc(pconf, sizeof(*ctx));
+    ctx->store = sc->store;
+    ctx->s = vs;
+    rv = register_cb(*wd, apr_time_from_sec(interval), ctx, sa_cleanup_cb);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "SA0107: cannot "
+                     "schedule the purge of %s", sc->store->name);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* the write-back buffer                                              */
+
+/* The buffers and their lock live in the process pool, under these keys,
+ * not in statics: the module is unloaded at each restart, and after a
+ * graceful one the old children still finishing requests and the new ones
+ * must share one buffer per store. */
+#define SA_BUFFER_KEY       "session_api_buffer:"
+#define SA_BUFFER_LOCK_KEY  "session_api_buffer_lock"
+#define SA_BUFFER_FIRST_KEY "session_api_buffer_started"
+
+static apr_global_mutex_t *sa_buffer_lock;
+
+static void *process_data(server_rec *s, const char *key)
+{
+    void *data = NULL;
+
+    if (apr_pool_userdata_get(&data, key, s->process->pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    return data;
+}
+
+static apr_status_t keep_process_data(server_rec *s, const char *key,
+                                      void *data)
+{
+    apr_pool_t *pp = s->process->pool;
+
+    return apr_pool_userdata_set(data, apr_pstrdup(pp, key),
+                                 apr_pool_cleanup_null, pp);
+}
+
+static apr_status_t sa_buffer_flush_cb(int state, void *data, apr_pool_t *pool)
+{
+    sa_cleanup_ctx_t *ctx = data;
+    sa_server_conf_t *sc = ap_get_module_config(ctx->s->module_config,
+                                                &session_api_module);
+    apr_interval_time_t every = sc->flush != UNSET ? sc->flush
+                                                   : SA_BUFFER_FLUSH;
+    apr_time_t start = apr_time_now();
+    apr_time_t deadline = start + (state == AP_WATCHDOG_STATE_RUNNING
+                                   ? every : SA_BUFFER_EXIT_BUDGET);
+    const char *why = NULL;
+    int written = 0, left = 0;
+    apr_status_t rv;
+
+    if (state == AP_WATCHDOG_STATE_STARTING) {
+        return APR_SUCCESS;
+    }
+    rv = sa_buffer_flush_all(ctx->store, pool, SA_BUFFER_BATCH, deadline,
+                             &written, &left, &why);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->s, "SA0403: store %s: "
+                     "writing buffered sessions failed after %d, %d wait: "
+                     "%s; trying again at the next flush", ctx->store->name,
+                     written, left, why ? why : "");
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, ctx->s, "SA0404: store %s: "
+                     "wrote %d buffered sessions in %" APR_TIME_T_FMT " ms, %d "
+                     "wait", ctx->store->name, written,
+                     apr_time_as_msec(apr_time_now() - start), left);
+    }
+    return APR_SUCCESS;
+}
+
+/* Wraps each store in its buffer, if it has one: created at the first start
+ * only, since a graceful restart cannot make old and new children agree on
+ * a buffer that one of them lacks. */
+static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                         ap_watchdog_t **wd)
+{
+    sa_server_conf_t *mc = ap_get_module_config(s->module_config,
+                                                &session_api_module);
+    apr_int64_t want = mc->buffer != UNSET ? mc->buffer : 0;
+    int first = process_data(s, SA_BUFFER_FIRST_KEY) == NULL;
+    server_rec *vs, *ws;
+    apr_status_t rv;
+
+    if (first) {
+        keep_process_data(s, SA_BUFFER_FIRST_KEY, s);
+    }
+    sa_buffer_lock = process_data(s, SA_BUFFER_LOCK_KEY);
+    if (first && want > 0) {
+        rv = ap_global_mutex_create(&sa_buffer_lock, NULL, SA_BUFFER_MUTEX,
+                                    NULL, s, s->process->pool, 0);
+        if (rv != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR;   /* logged by httpd */
+        }
+        keep_process_data(s, SA_BUFFER_LOCK_KEY, sa_buffer_lock);
+    }
+    for (vs = s; vs; vs = vs->next) {
+        sa_server_conf_t *sc = ap_get_module_config(vs->module_config,
+                                                    &session_api_module);
+        sa_store_t *inner = sc->store, *outer;
+        const char *key = apr_pstrcat(ptemp, SA_BUFFER_KEY, inner->name,
+                                      (char *)NULL);
+        sa_buffer_t *b = process_data(s, key);
+        APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
+        sa_cleanup_ctx_t *ctx;
+        sa_buffer_stats_t st;
+        int status;
+
+        if (sa_buffer_of(inner) != NULL) {
+            continue;           /* shared with an earlier server */
+        }
+        if (b == NULL && first && want > 0) {
+            const char *why = NULL;
+            rv = sa_buffer_create(s->process->pool, (apr_size_t)want,
+                                  sa_buffer_lock, &b, &why);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0110: "
+                             "SessionAPIStoreBuffer %" APR_INT64_T_FMT
+                             " for store %s: %s", want, inner->name, why);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            keep_process_data(s, key, b);
+        }
+        if (!first && (b != NULL) != (want > 0)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SA0109: "
+                         "SessionAPIStoreBuffer is read at a full start "
+                         "only (stop, then start): store %s stays %s until "
+                         "then", inner->name, b ? "buffered" : "unbuffered");
+        }
+        if (b == NULL) {
+            continue;
+        }
+        outer = sa_buffer_store(pconf, b, inner);
+        for (ws = vs; ws; ws = ws->next) {
+            sa_server_conf_t *wc = ap_get_module_config(ws->module_config,
+                                                        &session_api_module);
+            if (wc->store == inner) {
+                wc->store = outer;
+            }
+        }
+        status = get_watchdog(pconf, vs, wd, &register_cb);
+        if (status == DECLINED) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "SA0111: "
+                         "SessionAPIStoreBuffer needs mod_watchdog to write "
+                         "the buffer to store %s", inner->name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (status != OK) {
+            return status;
+        }
+        ctx = apr_palloc(pconf, sizeof(*ctx));
+        ctx->store = outer;
+        ctx->s = s;
+        rv = register_cb(*wd, mc->flush != UNSET ? mc->flush : SA_BUFFER_FLUSH,
+                         ctx, sa_buffer_flush_cb);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0107: cannot "
+                         "schedule the flushes of %s", inner->name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        sa_buffer_stats(b, &st);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "SA0108: store %s: "
+                     "write-back buffer of %u sessions, written every %"
+                     APR_TIME_T_FMT " ms", inner->name, st.entries,
+                     apr_time_as_msec(mc->flush != UNSET ? mc->flush
+                                                         : SA_BUFFER_FLUSH));
+    }
+    return OK;
+}
+
+/* A child that exits writes what the buffers hold: the last one to go
+ * leaves nothing unwritten. */
+static apr_status_t flush_at_exit(void *data)
+{
+    server_rec *s = data, *vs;
+
+    for (vs = s; vs; vs = vs->next) {
+        sa_store_t *st = server_store(vs);
+        const char *why = NULL;
+        int written = 0, left = 0;
+        apr_pool_t *p;
+        apr_status_t rv;
+
+        if (first_user(s, vs) != vs || sa_buffer_of(st) == NULL) {
+            continue;
+        }
+        if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
+            break;
+        }
+        rv = sa_buffer_flush_all(st, p, SA_BUFFER_BATCH,
+                                 apr_time_now() + SA_BUFFER_EXIT_BUDGET,
+                                 &written, &left, &why);
+        if (rv != APR_SUCCESS || left > 0) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, vs, "SA0405: store %s: "
+                         "this child exits with %d buffered sessions not "
+                         "written: %s", st->name, left,
+                         why ? why : "out of time");
+        }
+        apr_pool_destroy(p);
+    }
+    return APR_SUCCESS;
 }
 
 static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -1084,6 +1378,12 @@ static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                                     &session_api_module);
         if (sc->store == NULL) {
             sc->store = main_conf->store;
+        }
+    }
+    if (!dry_run) {
+        int status = setup_buffers(pconf, ptemp, s, &wd);
+        if (status != OK) {
+            return status;
         }
     }
     for (vs = s; vs; vs = vs->next) {
@@ -1141,6 +1441,18 @@ static void sa_child_init(apr_pool_t *p, server_rec *s)
                          "child initialisation failed: %s",
                          server_store(vs)->name, why ? why : "");
         }
+    }
+    if (sa_buffer_lock != NULL) {
+        rv = apr_global_mutex_child_init(&sa_buffer_lock,
+                                         apr_global_mutex_lockfile(sa_buffer_lock),
+                                         p);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0103: cannot "
+                         "attach the %s mutex in this child", SA_BUFFER_MUTEX);
+        }
+        /* A pre-cleanup registered after the stores' own: it runs before
+         * their connections close. */
+        apr_pool_pre_cleanup_register(p, s, flush_at_exit);
     }
 }
 

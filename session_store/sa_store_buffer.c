@@ -61,7 +61,7 @@ typedef struct {
     apr_uint32_t magic;
     apr_uint32_t nbuckets, nentries, nchunks;
     apr_uint32_t free_entry, free_chunk, chunks_free;
-    apr_uint32_t used, dirty, hand, flush_hand;
+    apr_uint32_t used, dirty, flushing, hand, flush_hand;
     apr_uint64_t hits, misses, evictions, flushed;
 } sb_header_t;
 
@@ -709,6 +709,7 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
         f[n].entry = b->h->flush_hand;
         e->flags |= SB_FLUSHING;
         e->flushing = e->version;
+        b->h->flushing++;
         n++;
     }
     return n;
@@ -720,11 +721,18 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
 static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
                               int n, const char **why)
 {
-    sa_write_t *w = apr_pcalloc(p, 2 * n * sizeof(*w));
+    sa_write_t *w;
     int i, k = 0;
     apr_status_t rv;
 
     for (i = 0; i < n; i++) {
+        k += f[i].w.status != APR_SUCCESS;
+    }
+    if (k == 0) {
+        return APR_SUCCESS;
+    }
+    w = apr_pcalloc(p, 2 * (apr_size_t)k * sizeof(*w));
+    for (i = 0, k = 0; i < n; i++) {
         if (f[i].w.status == APR_SUCCESS) {
             continue;
         }
@@ -734,9 +742,6 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
         w[k + 1] = f[i].w;
         w[k + 1].kind = SA_WRITE_INSERT;
         k += 2;
-    }
-    if (k == 0) {
-        return APR_SUCCESS;
     }
     rv = sa_store_write_batch(c->inner, p, w, k, why);
     for (i = 0, k = 0; rv == APR_SUCCESS && i < n; i++) {
@@ -752,13 +757,17 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
                                 int *written, const char **why)
 {
     sa_buffer_t *b = c->b;
-    sb_flush_t *f = apr_pcalloc(p, max * sizeof(*f));
+    sb_flush_t *f;
     apr_status_t rv, wrv;
     int n, i;
     sa_write_t *w;
 
     *written = 0;
     *why = NULL;
+    if (max <= 0) {
+        return APR_SUCCESS;
+    }
+    f = apr_pcalloc(p, (apr_size_t)max * sizeof(*f));
     if ((rv = lock(b, why)) != APR_SUCCESS) {
         return rv;
     }
@@ -767,7 +776,7 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     if (n == 0) {
         return APR_SUCCESS;
     }
-    w = apr_palloc(p, n * sizeof(*w));
+    w = apr_palloc(p, (apr_size_t)n * sizeof(*w));
     for (i = 0; i < n; i++) {
         w[i] = f[i].w;
     }
@@ -785,6 +794,7 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     for (i = 0; i < n; i++) {
         sb_entry_t *e = ENTRY(b, f[i].entry);
         e->flags &= ~SB_FLUSHING;
+        b->h->flushing--;
         if (wrv != APR_SUCCESS || f[i].w.status != APR_SUCCESS) {
             continue;
         }
@@ -842,7 +852,14 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
             break;
         }
     }
-    *left = (int)b->h->dirty;
+    /* What another process is flushing right now is not left over. */
+    if (lock(b, why) == APR_SUCCESS) {
+        *left = (int)(b->h->dirty - b->h->flushing);
+        unlock(b);
+    }
+    else {
+        *left = -1;
+    }
     return rv;
 }
 

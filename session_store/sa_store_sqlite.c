@@ -568,50 +568,60 @@ static int batch_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
 }
 
 /* All writes in one transaction: one commit, and one WAL frame per page
- * however many writes touched it. */
+ * however many writes touched it. Retried over stale connections as
+ * exec() is. */
 static apr_status_t sqlite_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
                                        int n, const char **why)
 {
     sa_sqlite_t *c = ctx;
-    sa_conn_t *conn;
     apr_time_t now = apr_time_now();
-    apr_status_t rv = acquire(c, p, &conn, why);
-    int i, err = 0;
+    apr_status_t rv = APR_SUCCESS;
+    int attempt;
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    conn->uses++;
-    if (c->write_lock && apr_global_mutex_lock(c->write_lock) != APR_SUCCESS) {
-        apr_reslist_release(c->conns, conn);
-        *why = "cannot take the store's write lock";
-        return APR_EGENERAL;
-    }
-    rv = run_sql(c, p, conn->handle, "BEGIN IMMEDIATE", why);
-    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
-        err = batch_one(c, p, conn, &w[i], now);
-        if (err != 0) {
-            *why = apr_psprintf(p, "%s: %s", c->path,
-                                apr_dbd_error(c->driver, conn->handle, err));
-            rv = APR_EGENERAL;
+    for (attempt = 0; attempt <= c->max_conns; attempt++) {
+        sa_conn_t *conn;
+        int i, fresh;
+
+        rv = acquire(c, p, &conn, why);
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
-    }
-    if (rv == APR_SUCCESS) {
-        rv = run_sql(c, p, conn->handle, "COMMIT", why);
-    }
-    if (rv != APR_SUCCESS) {
-        const char *ignored;
-        run_sql(c, p, conn->handle, "ROLLBACK", &ignored);
-    }
-    if (c->write_lock) {
-        apr_global_mutex_unlock(c->write_lock);
-    }
-    if (rv == APR_SUCCESS) {
-        apr_reslist_release(c->conns, conn);
-    }
-    else {
-        /* Its statements may be the stale kind exec() retries over. */
+        fresh = conn->uses++ == 0;
+        if (c->write_lock
+            && apr_global_mutex_lock(c->write_lock) != APR_SUCCESS) {
+            apr_reslist_release(c->conns, conn);
+            *why = "cannot take the store's write lock";
+            return APR_EGENERAL;
+        }
+        rv = run_sql(c, p, conn->handle, "BEGIN IMMEDIATE", why);
+        for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+            int err = batch_one(c, p, conn, &w[i], now);
+            if (err != 0) {
+                *why = apr_psprintf(p, "%s: %s", c->path,
+                                    apr_dbd_error(c->driver, conn->handle,
+                                                  err));
+                rv = APR_EGENERAL;
+            }
+        }
+        if (rv == APR_SUCCESS) {
+            rv = run_sql(c, p, conn->handle, "COMMIT", why);
+        }
+        if (rv != APR_SUCCESS) {
+            const char *ignored;
+            /* Fails only if there is no transaction left to undo. */
+            (void)run_sql(c, p, conn->handle, "ROLLBACK", &ignored);
+        }
+        if (c->write_lock) {
+            apr_global_mutex_unlock(c->write_lock);
+        }
+        if (rv == APR_SUCCESS) {
+            apr_reslist_release(c->conns, conn);
+            return APR_SUCCESS;
+        }
         apr_reslist_invalidate(c->conns, conn);
+        if (fresh) {
+            break;
+        }
     }
     return rv;
 }

@@ -15,7 +15,7 @@ use Apache::TestRequest ();
 our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  cookie_id count_of server_user error_log_since
                  error_log_size restart_server
-                 store_kind store_ids store_record store_count store_snapshot store_added
+                 store_kind store_backend buffered store_ids store_record store_count store_snapshot store_added
                  store_corrupt store_read_only store_files_owner);
 
 sub base_url { 'http://' . Apache::TestRequest::hostport() }
@@ -78,6 +78,14 @@ sub server_user { Apache::Test::vars('user') }
 # The store under test, chosen by t/TEST.PL: the same tests run against
 # every store, and these helpers look inside whichever it is.
 sub store_kind { $ENV{SESSION_API_TEST_STORE_KIND} || 'sqlite' }
+# sqlite-buffer keeps its records in SQLite, written there by the flush.
+sub store_backend { store_kind() eq 'file' ? 'file' : 'sqlite' }
+sub buffered { store_kind() eq 'sqlite-buffer' }
+
+# With the write-back buffer, what the server wrote reaches the store at
+# the next flush (every 100 ms in the test server): wait for it before
+# looking.
+sub settle { select undef, undef, undef, 0.4 if buffered() }
 sub db_path    { "$ENV{SESSION_API_TEST_DIR}/db/sessions.sqlite" }
 sub files_dir  { "$ENV{SESSION_API_TEST_DIR}/files" }
 
@@ -107,7 +115,8 @@ sub record_path {
 
 # Every record's id (or file name), expired or not.
 sub store_ids {
-    if (store_kind() eq 'sqlite') {
+    settle();
+    if (store_backend() eq 'sqlite') {
         return split /\n/, sql('SELECT id FROM session_api');
     }
     my @ids;
@@ -133,7 +142,8 @@ sub store_added {
 # { data, version, expiry (seconds) } of a record, undef if there is none.
 sub store_record {
     my $id = shift;
-    if (store_kind() eq 'sqlite') {
+    settle();
+    if (store_backend() eq 'sqlite') {
         my $row = sql("SELECT data || '|' || version || '|' || expiry "
                       . "FROM session_api WHERE id = '$id'");
         return undef unless length $row;
@@ -151,7 +161,7 @@ sub store_record {
 # Damages a record the way a crash or a disk error would.
 sub store_corrupt {
     my $id = shift;
-    if (store_kind() eq 'sqlite') {
+    if (store_backend() eq 'sqlite') {
         sql("UPDATE session_api SET data = '%%%not-a-session' WHERE id = '$id'");
     }
     else {
@@ -162,7 +172,7 @@ sub store_corrupt {
 # Makes the store refuse every write from now on (1), or accept them (0).
 sub store_read_only {
     my $on = shift;
-    if (store_kind() eq 'sqlite') {
+    if (store_backend() eq 'sqlite') {
         sql(join ' ', map {
             $on ? "CREATE TRIGGER read_only_$_ BEFORE $_ ON session_api "
                   . "BEGIN SELECT RAISE(ABORT, 'store is read-only'); END;"
@@ -177,7 +187,7 @@ sub store_read_only {
 
 # The user owning what the store keeps on disk.
 sub store_files_owner {
-    my $path = store_kind() eq 'sqlite' ? db_path() : files_dir();
+    my $path = store_backend() eq 'sqlite' ? db_path() : files_dir();
     return scalar getpwuid((stat $path)[4]);
 }
 
