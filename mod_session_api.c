@@ -1267,11 +1267,18 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
             }
             keep_process_data(s, key, b);
         }
-        if (!first && (b != NULL) != (want > 0)) {
+        if (b != NULL) {
+            sa_buffer_stats(b, &st);
+        }
+        if (!first && (b == NULL ? want > 0
+                                 : (apr_int64_t)st.bytes != want)) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SA0109: "
                          "SessionAPIStoreBuffer is read at a full start "
-                         "only (stop, then start): store %s stays %s until "
-                         "then", inner->name, b ? "buffered" : "unbuffered");
+                         "only (stop, then start): store %s keeps %s until "
+                         "then", inner->name,
+                         b ? apr_psprintf(ptemp, "its buffer of %"
+                                          APR_SIZE_T_FMT " bytes", st.bytes)
+                           : "no buffer");
         }
         if (b == NULL) {
             continue;
@@ -1304,7 +1311,6 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                          "schedule the flushes of %s", inner->name);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        sa_buffer_stats(b, &st);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "SA0108: store %s: "
                      "write-back buffer of %u sessions, written every %"
                      APR_TIME_T_FMT " ms", inner->name, st.entries,

@@ -29,7 +29,11 @@
 #define SB_MAGIC        0x53414231u     /* "SAB1" */
 #define SB_CHUNK_DATA   248
 #define SB_FILL_TRIES   5
-#define SB_FLUSH_FOR_ROOM 500           /* a request that finds it full */
+#define SB_FLUSH_FOR_ROOM 4             /* by a request that finds it full:
+                                           a short wait, not a long one */
+#define SB_SCAN_STEPS   4096            /* entries looked at per lock hold */
+#define SB_ROOM_TRIES   64              /* scans and flushes before "full" */
+#define SB_ROOM_WAIT    1000            /* us, while others flush */
 #define SB_NONE         0u              /* indices are stored + 1 */
 
 enum {
@@ -66,6 +70,7 @@ typedef struct {
 } sb_header_t;
 
 struct sa_buffer_t {
+    apr_size_t bytes;           /* as asked for */
     apr_shm_t *shm;
     apr_global_mutex_t *lock;
     sb_header_t *h;
@@ -105,6 +110,7 @@ apr_status_t sa_buffer_create(apr_pool_t *p, apr_size_t bytes,
                                        + 2 * sizeof(apr_uint32_t)
                                        + 2 * sizeof(sb_chunk_t));
     b = apr_pcalloc(p, sizeof(*b));
+    b->bytes = bytes;
     rv = apr_shm_create(&b->shm, total, NULL, p);
     if (rv != APR_SUCCESS) {
         *why = apr_psprintf(p, "cannot create %" APR_SIZE_T_FMT " bytes of "
@@ -213,6 +219,13 @@ static int evictable(const sb_entry_t *e)
     return (e->flags & (SB_USED | SB_DIRTY | SB_FLUSHING)) == SB_USED;
 }
 
+/* Less than a sixteenth free: flushed sessions make room at once. */
+static int under_pressure(const sa_buffer_t *b)
+{
+    return b->h->nentries - b->h->used < b->h->nentries / 16
+           || b->h->chunks_free < b->h->nchunks / 16;
+}
+
 /* The clock: drops clean entries not used since the hand last passed,
  * sparing `keep`, until `entries` entries and `chunks` chunks are free. */
 static int make_room(sa_buffer_t *b, apr_uint32_t entries, apr_uint32_t chunks,
@@ -221,7 +234,10 @@ static int make_room(sa_buffer_t *b, apr_uint32_t entries, apr_uint32_t chunks,
     apr_uint32_t steps;
     apr_uint32_t free_entries = b->h->nentries - b->h->used;
 
-    for (steps = 0; steps < 2 * b->h->nentries; steps++) {
+    /* Bounded, like every scan under the lock: a table full of unwritten
+     * sessions makes the caller flush some (which frees them) instead. */
+    for (steps = 0; steps < SB_SCAN_STEPS && steps < 2 * b->h->nentries;
+         steps++) {
         sb_entry_t *e;
         if (free_entries >= entries && b->h->chunks_free >= chunks) {
             return 1;
@@ -301,7 +317,9 @@ static apr_uint32_t add(sa_buffer_t *b, const char *id, apr_uint32_t bucket,
     b->h->free_entry = e->next;
     memset(e, 0, sizeof(*e));
     memcpy(e->id, id, SA_ID_LEN);
-    e->flags = SB_USED | SB_REF;
+    /* No reference bit yet: a session seen once (a visitor who never
+     * comes back) is the first to go. */
+    e->flags = SB_USED;
     e->next = b->heads[bucket];
     b->heads[bucket] = i;
     b->h->used++;
@@ -409,7 +427,8 @@ static apr_status_t buffer_load(void *ctx, apr_pool_t *p, const char *id,
 }
 
 static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
-                                int *written, const char **why);
+                                int *written, apr_uint32_t *scanned,
+                                const char **why);
 
 /* Takes the lock with `entries` entries and `chunks` chunks free; when the
  * table is full of changed sessions, flushes some first. */
@@ -420,8 +439,9 @@ static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
     sa_buffer_t *b = c->b;
     int tries;
 
-    for (tries = 0; tries < 3; tries++) {
-        int written;
+    for (tries = 0; tries < SB_ROOM_TRIES; tries++) {
+        int written = 0;
+        apr_uint32_t scanned;
         apr_status_t rv = lock(b, why);
 
         if (rv != APR_SUCCESS) {
@@ -431,9 +451,13 @@ static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
             return APR_SUCCESS;
         }
         unlock(b);
-        rv = flush_batch(c, p, SB_FLUSH_FOR_ROOM, &written, why);
+        rv = flush_batch(c, p, SB_FLUSH_FOR_ROOM, &written, &scanned, why);
         if (rv != APR_SUCCESS) {
             return rv;
+        }
+        if (written == 0) {
+            /* Everything unwritten is being written by others. */
+            apr_sleep(SB_ROOM_WAIT);
         }
     }
     *why = apr_psprintf(p, "the store buffer (%u sessions) is full of "
@@ -502,12 +526,13 @@ static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
             if (chunks_for(rec->len) > chunks_for(e->len)
                 && !make_room(b, 0, chunks_for(rec->len) - chunks_for(e->len),
                               i)) {
-                int written;
+                apr_uint32_t need = chunks_for(rec->len) - chunks_for(e->len);
                 unlock(b);
-                rv = flush_batch(c, p, SB_FLUSH_FOR_ROOM, &written, why);
+                rv = lock_with_room(c, p, 0, need, why);
                 if (rv != APR_SUCCESS) {
                     return rv;
                 }
+                unlock(b);      /* and look again: i may have gone */
                 continue;
             }
             put_data(b, e, rec->data, rec->len);
@@ -531,8 +556,10 @@ static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
             return SA_ECONFLICT;
         }
     }
-    *why = apr_psprintf(p, "session %s kept being evicted from the store "
-                        "buffer while being saved", id);
+    *why = apr_psprintf(p, "session %s could not be saved in the store "
+                        "buffer in %d attempts (evicted or crowded out each "
+                        "time: the buffer is too small for the load)", id,
+                        SB_FILL_TRIES + 1);
     return APR_EBUSY;
 }
 
@@ -571,13 +598,19 @@ static apr_status_t buffer_purge(void *ctx, apr_pool_t *p, apr_time_t now,
     sa_buffer_t *b = c->b;
     apr_uint32_t i;
     int mine = 0, theirs = 0;
-    apr_status_t rv = lock(b, why);
+    apr_status_t rv = APR_SUCCESS;
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
     for (i = 1; i <= b->h->nentries; i++) {
         sb_entry_t *e = ENTRY(b, i);
+        if (i % SB_SCAN_STEPS == 1) {
+            /* Let requests in between stretches of the scan. */
+            if (i > 1) {
+                unlock(b);
+            }
+            if ((rv = lock(b, why)) != APR_SUCCESS) {
+                return rv;
+            }
+        }
         if ((e->flags & (SB_USED | SB_FLUSHING | SB_REMOVED)) != SB_USED
             || e->expiry > now) {
             continue;
@@ -671,12 +704,14 @@ typedef struct {
 /* Under the lock: marks up to max dirty entries as being flushed and
  * copies out what to write. */
 static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
-                   sb_flush_t *f)
+                   sb_flush_t *f, apr_uint32_t *scanned)
 {
     apr_uint32_t steps;
     int n = 0;
 
-    for (steps = 0; steps < b->h->nentries && n < max && b->h->dirty > 0;
+    /* A bounded scan: requests wait for the lock meanwhile. */
+    for (steps = 0; steps < SB_SCAN_STEPS && steps < b->h->nentries
+                    && n < max && b->h->dirty > b->h->flushing;
          steps++) {
         sb_entry_t *e;
         b->h->flush_hand = b->h->flush_hand % b->h->nentries + 1;
@@ -684,6 +719,7 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
         if ((e->flags & (SB_DIRTY | SB_FLUSHING)) != SB_DIRTY) {
             continue;
         }
+        memset(&f[n], 0, sizeof(f[n]));
         if ((e->flags & SB_REMOVED) || e->expiry <= now) {
             if (e->stored == 0) {
                 /* Never written: nothing to undo in the inner store. */
@@ -712,6 +748,7 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
         b->h->flushing++;
         n++;
     }
+    *scanned = steps;
     return n;
 }
 
@@ -754,7 +791,8 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
 }
 
 static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
-                                int *written, const char **why)
+                                int *written, apr_uint32_t *scanned,
+                                const char **why)
 {
     sa_buffer_t *b = c->b;
     sb_flush_t *f;
@@ -763,15 +801,16 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     sa_write_t *w;
 
     *written = 0;
+    *scanned = 0;
     *why = NULL;
     if (max <= 0) {
         return APR_SUCCESS;
     }
-    f = apr_pcalloc(p, (apr_size_t)max * sizeof(*f));
+    f = apr_palloc(p, (apr_size_t)max * sizeof(*f));
     if ((rv = lock(b, why)) != APR_SUCCESS) {
         return rv;
     }
-    n = collect(b, p, max, apr_time_now(), f);
+    n = collect(b, p, max, apr_time_now(), f, scanned);
     unlock(b);
     if (n == 0) {
         return APR_SUCCESS;
@@ -804,8 +843,10 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
             && (f[i].w.kind == SA_WRITE_REMOVE) == ((e->flags & SB_REMOVED)
                                                     || e->expiry <= apr_time_now())) {
             mark_clean(b, e);
-            if (f[i].w.kind == SA_WRITE_REMOVE) {
+            if (f[i].w.kind == SA_WRITE_REMOVE
+                || (under_pressure(b) && !(e->flags & SB_REF))) {
                 drop(b, f[i].entry);
+                b->h->evictions += f[i].w.kind != SA_WRITE_REMOVE;
             }
         }
     }
@@ -822,7 +863,9 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
 apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
                              int *written, const char **why)
 {
-    return flush_batch(s->ctx, p, max, written, why);
+    apr_uint32_t scanned;
+
+    return flush_batch(s->ctx, p, max, written, &scanned, why);
 }
 
 apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
@@ -830,42 +873,47 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  const char **why)
 {
     sa_buffer_t *b = ((sb_store_t *)s->ctx)->b;
-    apr_status_t rv = APR_SUCCESS;
+    apr_uint32_t total = 0;
 
     *written = 0;
+    *left = -1;
     *why = NULL;
     for (;;) {
+        apr_status_t rv;
         apr_pool_t *sub;
+        apr_uint32_t scanned = 0;
         int n = 0;
 
         if ((rv = apr_pool_create(&sub, p)) != APR_SUCCESS) {
             *why = "cannot create a pool";
-            break;
+            return rv;
         }
-        rv = sa_buffer_flush(s, sub, batch, &n, why);
+        rv = flush_batch(s->ctx, sub, batch, &n, &scanned, why);
+        total += scanned;
         if (*why) {
             *why = apr_pstrdup(p, *why);
         }
         apr_pool_destroy(sub);
         *written += n;
-        if (rv != APR_SUCCESS || n < batch || apr_time_now() >= deadline) {
-            break;
+        if (lock(b, why) != APR_SUCCESS) {
+            return rv != APR_SUCCESS ? rv : APR_EGENERAL;
         }
-    }
-    /* What another process is flushing right now is not left over. */
-    if (lock(b, why) == APR_SUCCESS) {
+        /* What another process is flushing right now is not left over. */
         *left = (int)(b->h->dirty - b->h->flushing);
         unlock(b);
+        /* One pass over the table: what changes meanwhile waits for the
+         * next flush, rather than keeping this one busy forever. */
+        if (rv != APR_SUCCESS || *left == 0 || total >= b->h->nentries
+            || apr_time_now() >= deadline) {
+            return rv;
+        }
     }
-    else {
-        *left = -1;
-    }
-    return rv;
 }
 
 void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st)
 {
     /* A snapshot without the lock: counters for humans, not decisions. */
+    st->bytes = b->bytes;
     st->entries = b->h->nentries;
     st->used = b->h->used;
     st->dirty = b->h->dirty;

@@ -23,6 +23,7 @@
 typedef struct sa_buffer_t sa_buffer_t;
 
 typedef struct sa_buffer_stats_t {
+    apr_size_t bytes;           /* the size it was created with */
     apr_uint32_t entries;       /* sessions the segment can hold */
     apr_uint32_t used;          /* sessions in it now */
     apr_uint32_t dirty;         /* changed since their last flush */
@@ -49,8 +50,10 @@ sa_buffer_t *sa_buffer_of(sa_store_t *s);
 apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
                              int *written, const char **why);
 
-/* Flushes batches of `batch` until nothing is left to write, an error, or
- * the deadline; *left says how many changed sessions remain. */
+/* Flushes batches of `batch` in one pass over the table, stopping early
+ * when nothing is left to write, on an error, or at the deadline; *left
+ * says how many changed sessions remain (changed again meanwhile, or
+ * being written by another process). */
 apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why);

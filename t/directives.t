@@ -50,6 +50,13 @@ my @bad = (
     ['SessionAPIStoreSync sometimes',          qr/SessionAPIStoreSync must be On or Off/],
     ['SessionAPICleanupInterval -1',           qr/SessionAPICleanupInterval '-1': must be a whole number from 0 to/],
     ['SessionAPICleanupInterval hourly',       qr/SessionAPICleanupInterval 'hourly': must be a whole number/],
+    ['SessionAPIStoreBuffer lots',             qr/SessionAPIStoreBuffer 'lots' is not Off or a size from 1M to 64G/],
+    ['SessionAPIStoreBuffer 512K',             qr/SessionAPIStoreBuffer '512K' is not Off or a size/],
+    ['SessionAPIStoreBuffer 65G',              qr/SessionAPIStoreBuffer '65G' is not Off or a size/],
+    ['SessionAPIStoreBufferFlush 5ms',         qr/SessionAPIStoreBufferFlush '5ms' is not a time from 10ms to 3600/],
+    ['SessionAPIStoreBufferFlush soon',        qr/SessionAPIStoreBufferFlush 'soon' is not a time/],
+    ["<VirtualHost *:80>\nSessionAPIStoreBuffer 64M\n</VirtualHost>",
+                                               qr/SessionAPIStoreBuffer cannot occur within <VirtualHost> section/],
     ['SessionAPICookieName "bad name"',        qr/SessionAPICookieName 'bad name' is not a valid cookie name/],
     ['SessionAPICookieName a;b',               qr/SessionAPICookieName 'a;b' is not a valid cookie name/],
     ['SessionAPICookiePath app',               qr/SessionAPICookiePath 'app' must start with \//],
@@ -72,7 +79,8 @@ plan tests => 2 * @bad + 5 + 12;
 
 for my $case (@bad) {
     my ($directive, $message) = @$case;
-    my $conf = $directive =~ /^SessionAPI(Store|Cleanup)/ ? $directive   # server-wide
+    my $conf = $directive =~ /^(<VirtualHost|SessionAPI(Store|Cleanup))/
+             ? $directive                                   # server-wide
              : "<Location /x>\n$directive\n</Location>";
     my ($code, $out) = httpd_with($conf, '-t');
     isnt($code, 0, "config test fails on: $directive");
@@ -80,6 +88,7 @@ for my $case (@bad) {
 }
 
 my ($code, $out) = httpd_with("SessionAPIStoreSync On\nSessionAPICleanupInterval 60\n"
+                             . "SessionAPIStoreBuffer 16M\nSessionAPIStoreBufferFlush 250ms\n"
                              . "<Location /x>\nSessionAPI On\n</Location>", '-t');
 is($code, 0, 'a good configuration passes the config test') or diag $out;
 
