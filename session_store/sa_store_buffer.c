@@ -142,7 +142,7 @@ apr_status_t sa_buffer_create(apr_pool_t *p, apr_size_t bytes,
 
 static apr_status_t lock(sa_buffer_t *b, const char **why)
 {
-    apr_status_t rv = b->lock ? apr_global_mutex_lock(b->lock) : APR_SUCCESS;
+    apr_status_t rv = b->lock ? sa_mutex_lock(b->lock) : APR_SUCCESS;
 
     if (rv != APR_SUCCESS) {
         *why = "cannot take the store buffer's lock";
@@ -234,6 +234,10 @@ static int make_room(sa_buffer_t *b, apr_uint32_t entries, apr_uint32_t chunks,
     apr_uint32_t steps;
     apr_uint32_t free_entries = b->h->nentries - b->h->used;
 
+    if (b->h->used == b->h->dirty) {
+        /* Nothing written yet, nothing to evict: no scan. */
+        return free_entries >= entries && b->h->chunks_free >= chunks;
+    }
     /* Bounded, like every scan under the lock: a table full of unwritten
      * sessions makes the caller flush some (which frees them) instead. */
     for (steps = 0; steps < SB_SCAN_STEPS && steps < 2 * b->h->nentries;

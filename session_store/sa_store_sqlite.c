@@ -396,7 +396,7 @@ static apr_status_t exec(sa_sqlite_t *c, apr_pool_t *p, int which, int nargs,
         }
         fresh = conn->uses++ == 0;
         if (is_write && c->write_lock) {
-            rv = apr_global_mutex_lock(c->write_lock);
+            rv = sa_mutex_lock(c->write_lock);
             if (rv != APR_SUCCESS) {
                 apr_reslist_release(c->conns, conn);
                 *why = "cannot take the store's write lock";
@@ -588,7 +588,7 @@ static apr_status_t sqlite_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
         }
         fresh = conn->uses++ == 0;
         if (c->write_lock
-            && apr_global_mutex_lock(c->write_lock) != APR_SUCCESS) {
+            && sa_mutex_lock(c->write_lock) != APR_SUCCESS) {
             apr_reslist_release(c->conns, conn);
             *why = "cannot take the store's write lock";
             return APR_EGENERAL;
