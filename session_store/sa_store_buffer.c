@@ -906,9 +906,12 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
         *left = (int)(b->h->dirty - b->h->flushing);
         unlock(b);
         /* One pass over the table: what changes meanwhile waits for the
-         * next flush, rather than keeping this one busy forever. */
-        if (rv != APR_SUCCESS || *left == 0 || total >= b->h->nentries
-            || apr_time_now() >= deadline) {
+         * next flush, rather than keeping this one busy forever; unless a
+         * quarter of the table is waiting, when requests would soon find
+         * it full and write sessions themselves: then until the deadline. */
+        if (rv != APR_SUCCESS || *left == 0 || apr_time_now() >= deadline
+            || (total >= b->h->nentries
+                && (apr_uint32_t)*left < b->h->nentries / 4)) {
             return rv;
         }
     }

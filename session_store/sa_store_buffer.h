@@ -50,10 +50,11 @@ sa_buffer_t *sa_buffer_of(sa_store_t *s);
 apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
                              int *written, const char **why);
 
-/* Flushes batches of `batch` in one pass over the table, stopping early
- * when nothing is left to write, on an error, or at the deadline; *left
- * says how many changed sessions remain (changed again meanwhile, or
- * being written by another process). */
+/* Flushes batches of `batch` in one pass over the table (more while a
+ * quarter of it waits to be written), stopping early when nothing is left
+ * to write, on an error, or at the deadline; *left says how many changed
+ * sessions remain (changed again meanwhile, or being written by another
+ * process). */
 apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why);
