@@ -484,6 +484,7 @@ static void check_data(sa_store_t *st, apr_pool_t *p, const char *label)
                      v);
     }
     r.expiry = now + HOUR;
+    r.version = 0;
     sa_codec_encode(p, h, &e, &r.data, &r.len);
     sa_store_insert(st, p, id, &r, &why);
     is_int(sa_store_load(st, p, id, now, &got, &why), APR_SUCCESS,
