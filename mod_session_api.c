@@ -1420,17 +1420,26 @@ static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+static apr_status_t attach_mutex(apr_global_mutex_t **m, const char *type,
+                                 apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv = apr_global_mutex_child_init(m,
+                                                  apr_global_mutex_lockfile(*m),
+                                                  p);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0103: cannot attach "
+                     "the %s mutex in this child", type);
+    }
+    return rv;
+}
+
 static void sa_child_init(apr_pool_t *p, server_rec *s)
 {
     server_rec *vs;
     apr_status_t rv;
 
-    rv = apr_global_mutex_child_init(&sa_write_lock,
-                                     apr_global_mutex_lockfile(sa_write_lock),
-                                     p);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0103: cannot attach "
-                     "the %s mutex in this child", SA_MUTEX_TYPE);
+    if (attach_mutex(&sa_write_lock, SA_MUTEX_TYPE, p, s) != APR_SUCCESS) {
         sa_write_lock = NULL;
     }
     for (vs = s; vs; vs = vs->next) {
@@ -1449,13 +1458,8 @@ static void sa_child_init(apr_pool_t *p, server_rec *s)
         }
     }
     if (sa_buffer_lock != NULL) {
-        rv = apr_global_mutex_child_init(&sa_buffer_lock,
-                                         apr_global_mutex_lockfile(sa_buffer_lock),
-                                         p);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0103: cannot "
-                         "attach the %s mutex in this child", SA_BUFFER_MUTEX);
-        }
+        /* Without it, every use of the buffer fails and says so. */
+        (void)attach_mutex(&sa_buffer_lock, SA_BUFFER_MUTEX, p, s);
         /* A pre-cleanup registered after the stores' own: it runs before
          * their connections close. */
         apr_pool_pre_cleanup_register(p, s, flush_at_exit);

@@ -13,30 +13,12 @@
 #include "sa_id.h"
 #include "sa_store.h"
 #include "sa_store_buffer.h"
+#include "store_util.h"
 #include "tap.h"
 
 #define HOUR apr_time_from_sec(3600)
 
 static sa_store_env_t env = { 0, 0, 0, "test", 4, 0, NULL };
-
-static sa_record_t rec_of(const char *data, apr_time_t expiry)
-{
-    sa_record_t r;
-
-    r.data = data;
-    r.len = strlen(data);
-    r.version = 0;
-    r.expiry = expiry;
-    return r;
-}
-
-static const char *new_id(apr_pool_t *p)
-{
-    const char *id = NULL;
-
-    sa_id_generate(p, &id);
-    return id;
-}
 
 static sa_store_t *open_inner(apr_pool_t *p, const char *spec)
 {

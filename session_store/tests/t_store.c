@@ -24,6 +24,7 @@
 #include "sa_persist.h"
 #include "sa_store.h"
 #include "sa_store_buffer.h"
+#include "store_util.h"
 #include "tap.h"
 
 #define HOUR apr_time_from_sec(3600)
@@ -201,25 +202,6 @@ static sa_store_env_t test_env = {
     .max_threads = CONCURRENT_WORKERS,
     .write_lock = NULL,
 };
-
-static sa_record_t rec_of(const char *data, apr_time_t expiry)
-{
-    sa_record_t r;
-
-    r.data = data;
-    r.len = strlen(data);
-    r.version = 0;
-    r.expiry = expiry;
-    return r;
-}
-
-static const char *new_id(apr_pool_t *p)
-{
-    const char *id = NULL;
-
-    sa_id_generate(p, &id);
-    return id;
-}
 
 /* Creates, sets up and child-inits the store for spec; reports each step
  * as a test when label is not NULL. */
