@@ -1176,21 +1176,32 @@ static apr_status_t keep_process_data(server_rec *s, const char *key,
                                       void *data)
 {
     apr_pool_t *pp = s->process->pool;
+    apr_status_t rv = apr_pool_userdata_set(data, apr_pstrdup(pp, key),
+                                            apr_pool_cleanup_null, pp);
 
-    return apr_pool_userdata_set(data, apr_pstrdup(pp, key),
-                                 apr_pool_cleanup_null, pp);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0110: cannot keep "
+                     "%s in the process pool across restarts", key);
+    }
+    return rv;
+}
+
+/* SessionAPIStoreBufferFlush, a main-server setting. */
+static apr_interval_time_t flush_every(server_rec *s)
+{
+    sa_server_conf_t *mc = ap_get_module_config(s->module_config,
+                                                &session_api_module);
+
+    return mc->flush != UNSET ? mc->flush : SA_BUFFER_FLUSH;
 }
 
 static apr_status_t sa_buffer_flush_cb(int state, void *data, apr_pool_t *pool)
 {
     sa_cleanup_ctx_t *ctx = data;
-    sa_server_conf_t *sc = ap_get_module_config(ctx->s->module_config,
-                                                &session_api_module);
-    apr_interval_time_t every = sc->flush != UNSET ? sc->flush
-                                                   : SA_BUFFER_FLUSH;
     apr_time_t start = apr_time_now();
     apr_time_t deadline = start + (state == AP_WATCHDOG_STATE_RUNNING
-                                   ? every : SA_BUFFER_EXIT_BUDGET);
+                                   ? flush_every(ctx->s)
+                                   : SA_BUFFER_EXIT_BUDGET);
     const char *why = NULL;
     int written = 0, left = 0;
     apr_status_t rv;
@@ -1228,8 +1239,8 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     server_rec *vs, *ws;
     apr_status_t rv;
 
-    if (first) {
-        keep_process_data(s, SA_BUFFER_FIRST_KEY, s);
+    if (first && keep_process_data(s, SA_BUFFER_FIRST_KEY, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     sa_buffer_lock = process_data(s, SA_BUFFER_LOCK_KEY);
     if (first && want > 0) {
@@ -1238,7 +1249,10 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         if (rv != APR_SUCCESS) {
             return HTTP_INTERNAL_SERVER_ERROR;   /* logged by httpd */
         }
-        keep_process_data(s, SA_BUFFER_LOCK_KEY, sa_buffer_lock);
+        if (keep_process_data(s, SA_BUFFER_LOCK_KEY, sa_buffer_lock)
+            != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
     for (vs = s; vs; vs = vs->next) {
         sa_server_conf_t *sc = ap_get_module_config(vs->module_config,
@@ -1265,7 +1279,9 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                              " for store %s: %s", want, inner->name, why);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
-            keep_process_data(s, key, b);
+            if (keep_process_data(s, key, b) != APR_SUCCESS) {
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
         if (b != NULL) {
             sa_buffer_stats(b, &st);
@@ -1304,8 +1320,7 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         ctx = apr_palloc(pconf, sizeof(*ctx));
         ctx->store = outer;
         ctx->s = s;
-        rv = register_cb(*wd, mc->flush != UNSET ? mc->flush : SA_BUFFER_FLUSH,
-                         ctx, sa_buffer_flush_cb);
+        rv = register_cb(*wd, flush_every(s), ctx, sa_buffer_flush_cb);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0107: cannot "
                          "schedule the flushes of %s", inner->name);
@@ -1314,8 +1329,7 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "SA0108: store %s: "
                      "write-back buffer of %u sessions, written every %"
                      APR_TIME_T_FMT " ms", inner->name, st.entries,
-                     apr_time_as_msec(mc->flush != UNSET ? mc->flush
-                                                         : SA_BUFFER_FLUSH));
+                     apr_time_as_msec(flush_every(s)));
     }
     return OK;
 }
@@ -1336,7 +1350,11 @@ static apr_status_t flush_at_exit(void *data)
         if (first_user(s, vs) != vs || sa_buffer_of(st) == NULL) {
             continue;
         }
-        if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        rv = apr_pool_create(&p, NULL);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, vs, "SA0405: store %s: "
+                         "this child exits without writing its buffered "
+                         "sessions: cannot create a pool", st->name);
             break;
         }
         rv = sa_buffer_flush_all(st, p, SA_BUFFER_BATCH,

@@ -143,10 +143,7 @@ apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
 
     *why = NULL;
     for (i = 0; i < n; i++) {
-        if (!sa_id_valid(w[i].id, w[i].id ? strlen(w[i].id) : 0)) {
-            *why = "malformed session id refused by the store layer";
-            return APR_EINVAL;
-        }
+        SA_CHECK_ID(w[i].id, why);
         if (w[i].kind != SA_WRITE_REMOVE && w[i].rec.version < 1) {
             *why = "a batched write must give the record's version";
             return APR_EINVAL;

@@ -142,7 +142,7 @@ apr_status_t sa_buffer_create(apr_pool_t *p, apr_size_t bytes,
 
 static apr_status_t lock(sa_buffer_t *b, const char **why)
 {
-    apr_status_t rv = b->lock ? sa_mutex_lock(b->lock) : APR_SUCCESS;
+    apr_status_t rv = sa_mutex_lock(b->lock);
 
     if (rv != APR_SUCCESS) {
         *why = "cannot take the store buffer's lock";
@@ -152,9 +152,7 @@ static apr_status_t lock(sa_buffer_t *b, const char **why)
 
 static void unlock(sa_buffer_t *b)
 {
-    if (b->lock) {
-        apr_global_mutex_unlock(b->lock);
-    }
+    apr_global_mutex_unlock(b->lock);
 }
 
 static apr_uint32_t bucket_of(sa_buffer_t *b, const char *id)

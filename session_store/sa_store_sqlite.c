@@ -372,23 +372,26 @@ typedef struct {
     const char *expiry;
 } sa_result_t;
 
-/* Runs prepared statement `which` with up to six string arguments.
- * A connection that fails is dropped and the statement retried on another:
+/* Work done on one connection; fails with *why set. */
+typedef apr_status_t (*sa_work_fn)(sa_sqlite_t *c, apr_pool_t *p,
+                                   sa_conn_t *conn, void *baton,
+                                   const char **why);
+
+/* Runs work on a pooled connection, under the write lock if it writes.
+ * A connection that fails is dropped and the work retried on another:
  * the driver prepares with the legacy interface, whose statements stay
  * broken after any schema change (even a VACUUM), so after one every pooled
  * connection fails once. A failure on a brand-new connection is the
  * store's own answer and ends the retries. */
-static apr_status_t exec(sa_sqlite_t *c, apr_pool_t *p, int which, int nargs,
-                         const char **args, sa_result_t *out, const char **why)
+static apr_status_t with_conn(sa_sqlite_t *c, apr_pool_t *p, int is_write,
+                              sa_work_fn work, void *baton, const char **why)
 {
-    int attempt;
     apr_status_t rv = APR_SUCCESS;
-    int is_write = which != ST_LOAD;
+    int attempt;
 
-    memset(out, 0, sizeof(*out));
     for (attempt = 0; attempt <= c->max_conns; attempt++) {
         sa_conn_t *conn;
-        int err, fresh;
+        int fresh;
 
         rv = acquire(c, p, &conn, why);
         if (rv != APR_SUCCESS) {
@@ -403,38 +406,75 @@ static apr_status_t exec(sa_sqlite_t *c, apr_pool_t *p, int which, int nargs,
                 return rv;
             }
         }
-        if (is_write) {
-            err = apr_dbd_pquery(c->driver, p, conn->handle, &out->nrows,
-                                 conn->st[which], nargs, args);
-        }
-        else {
-            apr_dbd_results_t *res = NULL;
-            apr_dbd_row_t *row = NULL;
-            err = apr_dbd_pselect(c->driver, p, conn->handle, &res,
-                                  conn->st[which], 0, nargs, args);
-            while (err == 0 && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
-                out->nrows++;
-                out->data = apr_dbd_get_entry(c->driver, row, 0);
-                out->version = apr_dbd_get_entry(c->driver, row, 1);
-                out->expiry = apr_dbd_get_entry(c->driver, row, 2);
-            }
-        }
+        rv = work(c, p, conn, baton, why);
         if (is_write && c->write_lock) {
             apr_global_mutex_unlock(c->write_lock);
         }
-        if (err == 0) {
+        if (rv == APR_SUCCESS) {
             apr_reslist_release(c->conns, conn);
             return APR_SUCCESS;
         }
-        *why = apr_psprintf(p, "%s: %s", c->path,
-                            apr_dbd_error(c->driver, conn->handle, err));
         apr_reslist_invalidate(c->conns, conn);
-        rv = APR_EGENERAL;
         if (fresh) {
             break;
         }
     }
     return rv;
+}
+
+static apr_status_t dbd_failed(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                               int err, const char **why)
+{
+    *why = apr_psprintf(p, "%s: %s", c->path,
+                        apr_dbd_error(c->driver, conn->handle, err));
+    return APR_EGENERAL;
+}
+
+typedef struct {
+    int which;
+    int nargs;
+    const char **args;
+    sa_result_t *out;
+} sa_stmt_t;
+
+static apr_status_t run_stmt(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                             void *baton, const char **why)
+{
+    sa_stmt_t *st = baton;
+    sa_result_t *out = st->out;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    if (st->which != ST_LOAD) {
+        err = apr_dbd_pquery(c->driver, p, conn->handle, &out->nrows,
+                             conn->st[st->which], st->nargs, st->args);
+    }
+    else {
+        apr_dbd_results_t *res = NULL;
+        apr_dbd_row_t *row = NULL;
+        err = apr_dbd_pselect(c->driver, p, conn->handle, &res,
+                              conn->st[st->which], 0, st->nargs, st->args);
+        while (err == 0 && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
+            out->nrows++;
+            out->data = apr_dbd_get_entry(c->driver, row, 0);
+            out->version = apr_dbd_get_entry(c->driver, row, 1);
+            out->expiry = apr_dbd_get_entry(c->driver, row, 2);
+        }
+    }
+    return err == 0 ? APR_SUCCESS : dbd_failed(c, p, conn, err, why);
+}
+
+/* Runs prepared statement `which` with up to six string arguments. */
+static apr_status_t exec(sa_sqlite_t *c, apr_pool_t *p, int which, int nargs,
+                         const char **args, sa_result_t *out, const char **why)
+{
+    sa_stmt_t st;
+
+    st.which = which;
+    st.nargs = nargs;
+    st.args = args;
+    st.out = out;
+    return with_conn(c, p, which != ST_LOAD, run_stmt, &st, why);
 }
 
 static apr_status_t sqlite_load(void *ctx, apr_pool_t *p, const char *id,
@@ -567,63 +607,47 @@ static int batch_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
     return err;
 }
 
+typedef struct {
+    sa_write_t *w;
+    int n;
+    apr_time_t now;
+} sa_batch_t;
+
+static apr_status_t run_batch(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                              void *baton, const char **why)
+{
+    sa_batch_t *b = baton;
+    apr_status_t rv = run_sql(c, p, conn->handle, "BEGIN IMMEDIATE", why);
+    int i;
+
+    for (i = 0; rv == APR_SUCCESS && i < b->n; i++) {
+        int err = batch_one(c, p, conn, &b->w[i], b->now);
+        if (err != 0) {
+            rv = dbd_failed(c, p, conn, err, why);
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = run_sql(c, p, conn->handle, "COMMIT", why);
+    }
+    if (rv != APR_SUCCESS) {
+        const char *ignored;
+        /* Fails only if there is no transaction left to undo. */
+        (void)run_sql(c, p, conn->handle, "ROLLBACK", &ignored);
+    }
+    return rv;
+}
+
 /* All writes in one transaction: one commit, and one WAL frame per page
- * however many writes touched it. Retried over stale connections as
- * exec() is. */
+ * however many writes touched it. */
 static apr_status_t sqlite_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
                                        int n, const char **why)
 {
-    sa_sqlite_t *c = ctx;
-    apr_time_t now = apr_time_now();
-    apr_status_t rv = APR_SUCCESS;
-    int attempt;
+    sa_batch_t b;
 
-    for (attempt = 0; attempt <= c->max_conns; attempt++) {
-        sa_conn_t *conn;
-        int i, fresh;
-
-        rv = acquire(c, p, &conn, why);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        fresh = conn->uses++ == 0;
-        if (c->write_lock
-            && sa_mutex_lock(c->write_lock) != APR_SUCCESS) {
-            apr_reslist_release(c->conns, conn);
-            *why = "cannot take the store's write lock";
-            return APR_EGENERAL;
-        }
-        rv = run_sql(c, p, conn->handle, "BEGIN IMMEDIATE", why);
-        for (i = 0; rv == APR_SUCCESS && i < n; i++) {
-            int err = batch_one(c, p, conn, &w[i], now);
-            if (err != 0) {
-                *why = apr_psprintf(p, "%s: %s", c->path,
-                                    apr_dbd_error(c->driver, conn->handle,
-                                                  err));
-                rv = APR_EGENERAL;
-            }
-        }
-        if (rv == APR_SUCCESS) {
-            rv = run_sql(c, p, conn->handle, "COMMIT", why);
-        }
-        if (rv != APR_SUCCESS) {
-            const char *ignored;
-            /* Fails only if there is no transaction left to undo. */
-            (void)run_sql(c, p, conn->handle, "ROLLBACK", &ignored);
-        }
-        if (c->write_lock) {
-            apr_global_mutex_unlock(c->write_lock);
-        }
-        if (rv == APR_SUCCESS) {
-            apr_reslist_release(c->conns, conn);
-            return APR_SUCCESS;
-        }
-        apr_reslist_invalidate(c->conns, conn);
-        if (fresh) {
-            break;
-        }
-    }
-    return rv;
+    b.w = w;
+    b.n = n;
+    b.now = apr_time_now();
+    return with_conn(ctx, p, 1, run_batch, &b, why);
 }
 
 const sa_store_provider_t sa_store_sqlite_provider = {

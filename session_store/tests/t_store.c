@@ -597,12 +597,28 @@ static void *APR_THREAD_FUNC worker_thread(apr_thread_t *t, void *arg)
     return NULL;
 }
 
+/* After `total` increments from n=0: every one there, one version each. */
+static void check_total(sa_store_t *st, apr_pool_t *p, const char *id,
+                        int total, const char *label, const char *by)
+{
+    sa_record_t got;
+    const char *why;
+
+    memset(&got, 0, sizeof(got));
+    sa_store_load(st, p, id, apr_time_now(), &got, &why);
+    is_str(apr_pstrmemdup(p, got.data, got.len),
+           apr_psprintf(p, "n=%d", total), "%s: %s: no lost update",
+           label, by);
+    is_int(got.version, 1 + total, "%s: %s: one version per update",
+           label, by);
+}
+
 static void check_no_lost_update(sa_store_t *st, apr_pool_t *p,
                                  const char *spec, const char *label)
 {
     const int total = CONCURRENT_WORKERS * INCREMENTS_EACH;
     const char *id = new_id(p), *why;
-    sa_record_t r = rec_of("n=0", apr_time_now() + HOUR), got;
+    sa_record_t r = rec_of("n=0", apr_time_now() + HOUR);
     worker_t w[CONCURRENT_WORKERS];
     apr_thread_t *t[CONCURRENT_WORKERS];
     pid_t pid[CONCURRENT_WORKERS];
@@ -630,12 +646,7 @@ static void check_no_lost_update(sa_store_t *st, apr_pool_t *p,
     }
     ok(all, "%s: %d threads each made %d increments", label,
        CONCURRENT_WORKERS, INCREMENTS_EACH);
-    sa_store_load(st, p, id, apr_time_now(), &got, &why);
-    is_str(apr_pstrmemdup(p, got.data, got.len),
-           apr_psprintf(p, "n=%d", total), "%s: threads: no lost update",
-           label);
-    is_int(got.version, 1 + total, "%s: threads: one version per update",
-           label);
+    check_total(st, p, id, total, label, "threads");
 
     /* Processes: each opens the store itself, as an httpd child does. */
     r = rec_of("n=0", apr_time_now() + HOUR);
@@ -662,12 +673,7 @@ static void check_no_lost_update(sa_store_t *st, apr_pool_t *p,
     }
     ok(all, "%s: %d processes each made %d increments", label,
        CONCURRENT_WORKERS, INCREMENTS_EACH);
-    sa_store_load(st, p, id, apr_time_now(), &got, &why);
-    is_str(apr_pstrmemdup(p, got.data, got.len),
-           apr_psprintf(p, "n=%d", total), "%s: processes: no lost update",
-           label);
-    is_int(got.version, 1 + total, "%s: processes: one version per update",
-           label);
+    check_total(st, p, id, total, label, "processes");
     sa_store_remove(st, p, id, &why);
 }
 
