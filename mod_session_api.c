@@ -1,7 +1,7 @@
 /* mod_session_api: the httpd glue. Directives, the hooks that attach a
  * session to a request and save it before the headers leave, the C API as
  * optional functions, and the visitor-counter handler. The session object,
- * its encoding and the stores live in session_store/ (APR only). */
+ * its encoding and the stores live in core/ and stores/ (APR only). */
 #include <stddef.h>
 
 #include "httpd.h"
@@ -23,11 +23,12 @@
 #include "mod_watchdog.h"
 
 #include "mod_session_api.h"
-#include "session_store/sa_cleanup.h"
-#include "session_store/sa_cookie.h"
-#include "session_store/sa_id.h"
-#include "session_store/sa_persist.h"
-#include "session_store/sa_store_buffer.h"
+#include "sa_cleanup.h"
+#include "sa_cookie.h"
+#include "sa_id.h"
+#include "sa_number.h"
+#include "sa_persist.h"
+#include "sa_buffer.h"
 
 module AP_MODULE_DECLARE_DATA session_api_module;
 

@@ -7,6 +7,7 @@
 
 #include "apr_general.h"
 #include "apr_strings.h"
+#include "sa_number.h"
 #include "sa_session.h"
 #include "tap.h"
 

@@ -131,14 +131,6 @@ apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
 apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
                                   sa_write_t *w, int n, const char **why);
 
-/* apr_global_mutex_lock, but waiting out EDEADLK: with fcntl locks (Debian's
- * "Mutex file:... default") the kernel detects deadlocks per process, not
- * per thread, so one thread holding the buffer's lock while another thread
- * of the same process waits for the store's makes a false cycle with a
- * second process doing the reverse. Each holder lets go within
- * microseconds; waiting and trying again is correct. */
-apr_status_t sa_mutex_lock(apr_global_mutex_t *m);
-
 extern const sa_store_provider_t sa_store_sqlite_provider;
 extern const sa_store_provider_t sa_store_file_provider;
 

@@ -92,7 +92,4 @@ apr_time_t sa_expiry_date(const sa_expiry_t *e, const sa_policy_t *pol,
                           apr_time_t now);
 int sa_expire_at_browser_close(const sa_expiry_t *e, const sa_policy_t *pol);
 
-/* Parses a decimal integer value; APR_EINVAL/APR_ERANGE when it is not one. */
-apr_status_t sa_parse_int64(const char *s, apr_size_t len, apr_int64_t *out);
-
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apr_strings.h"
+#include "sa_number.h"
 #include "sa_session.h"
 
 sa_session_t *sa_session_create(apr_pool_t *p)
@@ -15,38 +16,6 @@ sa_session_t *sa_session_create(apr_pool_t *p)
     s->data = apr_hash_make(p);
     s->pending = apr_array_make(p, 4, sizeof(sa_op_t));
     return s;
-}
-
-apr_status_t sa_parse_int64(const char *s, apr_size_t len, apr_int64_t *out)
-{
-    apr_uint64_t v = 0, limit;
-    apr_size_t i = 0;
-    int neg = 0;
-
-    if (len == 0) {
-        return APR_EINVAL;
-    }
-    if (s[0] == '-' || s[0] == '+') {
-        neg = (s[0] == '-');
-        i = 1;
-        if (len == 1) {
-            return APR_EINVAL;
-        }
-    }
-    limit = neg ? (apr_uint64_t)APR_INT64_MAX + 1 : (apr_uint64_t)APR_INT64_MAX;
-    for (; i < len; i++) {
-        unsigned d;
-        if (s[i] < '0' || s[i] > '9') {
-            return APR_EINVAL;
-        }
-        d = (unsigned)(s[i] - '0');
-        if (v > (limit - d) / 10) {
-            return APR_ERANGE;
-        }
-        v = v * 10 + d;
-    }
-    *out = neg ? (apr_int64_t)(0 - v) : (apr_int64_t)v;
-    return APR_SUCCESS;
 }
 
 static apr_status_t incr_value(apr_pool_t *p, const sa_value_t *old,

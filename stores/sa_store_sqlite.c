@@ -17,6 +17,7 @@
 #include "apr_file_io.h"
 #include "apr_dbd.h"
 #include "apr_reslist.h"
+#include "sa_mutex.h"
 #include "sa_store.h"
 
 #define SA_SQLITE_BUSY_TIMEOUT_MS 5000

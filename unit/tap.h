@@ -1,4 +1,4 @@
-/* A tiny TAP (Test Anything Protocol) producer for the session_store unit
+/* A tiny TAP (Test Anything Protocol) producer for the unit
  * tests, so that `prove` can run them without a C test framework.
  *
  *   plan(n);                        optional: "1..n" up front

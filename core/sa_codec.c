@@ -4,6 +4,7 @@
 #include "apr_strings.h"
 #include "apr_tables.h"
 #include "sa_codec.h"
+#include "sa_number.h"
 
 static const char hexdig[] = "0123456789ABCDEF";
 

@@ -126,16 +126,6 @@ apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
     return s->provider->purge(s->ctx, p, now, max, removed, why);
 }
 
-apr_status_t sa_mutex_lock(apr_global_mutex_t *m)
-{
-    apr_status_t rv;
-
-    while ((rv = apr_global_mutex_lock(m)) == APR_FROM_OS_ERROR(EDEADLK)) {
-        apr_sleep(50);
-    }
-    return rv;
-}
-
 apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
                                   sa_write_t *w, int n, const char **why)
 {

@@ -1,4 +1,4 @@
-/* The write-back buffer (see sa_store_buffer.h).
+/* The write-back buffer (see sa_buffer.h).
  *
  * The segment holds a hash table of entries, chained through indices (it is
  * inherited at the same address by every child, but indices keep it honest),
@@ -24,7 +24,8 @@
 
 #include "apr_strings.h"
 #include "sa_id.h"
-#include "sa_store_buffer.h"
+#include "sa_buffer.h"
+#include "sa_mutex.h"
 
 #define SB_MAGIC        0x53414231u     /* "SAB1" */
 #define SB_CHUNK_DATA   248

@@ -23,7 +23,7 @@
 #include "sa_id.h"
 #include "sa_persist.h"
 #include "sa_store.h"
-#include "sa_store_buffer.h"
+#include "sa_buffer.h"
 #include "store_util.h"
 #include "tap.h"
 

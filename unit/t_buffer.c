@@ -12,7 +12,7 @@
 #include "apr_strings.h"
 #include "sa_id.h"
 #include "sa_store.h"
-#include "sa_store_buffer.h"
+#include "sa_buffer.h"
 #include "store_util.h"
 #include "tap.h"
 
