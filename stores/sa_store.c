@@ -4,43 +4,98 @@
 #include <string.h>
 
 #include "apr_strings.h"
+#include "apr_lib.h"
 #include "sa_id.h"
 #include "sa_store.h"
 
-static const sa_store_provider_t *const providers[] = {
+/* The stores built into the module, for callers without httpd's provider
+ * registry (the unit tests, tools). */
+static const sa_store_provider_t *const builtins[] = {
     &sa_store_sqlite_provider,
     &sa_store_file_provider,
 };
 
+static const sa_store_provider_t *builtin_lookup(void *baton,
+                                                 const char *scheme)
+{
+    apr_size_t i;
+
+    (void)baton;
+    for (i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+        if (strcmp(builtins[i]->scheme, scheme) == 0) {
+            return builtins[i];
+        }
+    }
+    return NULL;
+}
+
+static const char *builtin_names(void *baton, apr_pool_t *p)
+{
+    const char *names = NULL;
+    apr_size_t i;
+
+    (void)baton;
+    for (i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+        names = names ? apr_pstrcat(p, names, ", ", builtins[i]->scheme,
+                                    (char *)NULL)
+                      : builtins[i]->scheme;
+    }
+    return names;
+}
+
+static const sa_store_registry_t builtin_registry = {
+    builtin_lookup, builtin_names, NULL, NULL
+};
+
+const sa_store_registry_t *sa_store_builtin_registry(void)
+{
+    return &builtin_registry;
+}
+
 const char *sa_store_create(apr_pool_t *p, const char *spec,
                             sa_store_t **store)
 {
+    return sa_store_create_from(p, spec, &builtin_registry, store);
+}
+
+const char *sa_store_create_from(apr_pool_t *p, const char *spec,
+                                 const sa_store_registry_t *reg,
+                                 sa_store_t **store)
+{
     const char *colon = strchr(spec, ':');
-    apr_size_t i;
+    const sa_store_provider_t *pv;
+    const char *err;
+    char *scheme, *c;
+    void *ctx = NULL;
 
     if (colon == NULL || colon == spec) {
         return apr_psprintf(p, "'%s' is not of the form scheme:location "
                             "(for example sqlite:/var/lib/apache2/session_api/"
                             "sessions.sqlite)", spec);
     }
-    for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
-        const sa_store_provider_t *pv = providers[i];
-        if (strlen(pv->scheme) == (apr_size_t)(colon - spec)
-            && strncasecmp(pv->scheme, spec, (apr_size_t)(colon - spec)) == 0) {
-            void *ctx = NULL;
-            const char *err = pv->create(p, colon + 1, &ctx);
-            if (err != NULL) {
-                return apr_psprintf(p, "'%s': %s", spec, err);
-            }
-            *store = apr_pcalloc(p, sizeof(**store));
-            (*store)->provider = pv;
-            (*store)->name = apr_pstrdup(p, spec);
-            (*store)->ctx = ctx;
-            return NULL;
-        }
+    /* Schemes are case-insensitive, as in URLs; providers register them in
+     * lower case. */
+    scheme = apr_pstrmemdup(p, spec, (apr_size_t)(colon - spec));
+    for (c = scheme; *c; c++) {
+        *c = (char)apr_tolower(*c);
     }
-    return apr_psprintf(p, "'%s': unknown store scheme '%.*s' (known: sqlite, file)",
-                        spec, (int)(colon - spec), spec);
+    pv = reg->lookup(reg->baton, scheme);
+    if (pv == NULL) {
+        const char *hint = reg->hint ? reg->hint(reg->baton, p, scheme)
+                                     : NULL;
+        return apr_psprintf(p, "'%s': unknown store scheme '%s' (registered: "
+                            "%s)%s%s", spec, scheme, reg->names(reg->baton, p),
+                            hint ? "; " : "", hint ? hint : "");
+    }
+    err = pv->create(p, colon + 1, &ctx);
+    if (err != NULL) {
+        return apr_psprintf(p, "'%s': %s", spec, err);
+    }
+    *store = apr_pcalloc(p, sizeof(**store));
+    (*store)->provider = pv;
+    (*store)->name = apr_pstrdup(p, spec);
+    (*store)->ctx = ctx;
+    return NULL;
 }
 
 apr_status_t sa_store_setup(sa_store_t *s, apr_pool_t *p,

@@ -40,6 +40,12 @@
 #include "apr_global_mutex.h"
 #include "apr_user.h"
 
+/* Providers register under this group and version with httpd's
+ * ap_register_provider(); the version changes with any change of
+ * sa_store_provider_t. */
+#define SA_STORE_PROVIDER_GROUP   "session_api_store"
+#define SA_STORE_PROVIDER_VERSION "1"
+
 #define SA_ECONFLICT (APR_OS_START_USERERR + 7301)
 #define SA_ECORRUPT  (APR_OS_START_USERERR + 7302)
 
@@ -103,13 +109,49 @@ typedef struct sa_store_provider_t {
                                 int n, const char **why);
 } sa_store_provider_t;
 
+/* What a store did, across every process of the server (the module puts
+ * it in shared memory); read with apr_atomic_read64. */
+typedef struct sa_store_stats_t {
+    volatile apr_uint64_t loads;        /* records looked up */
+    volatile apr_uint64_t load_errors;  /* store errors among them */
+    volatile apr_uint64_t load_usec;    /* time spent in them */
+    volatile apr_uint64_t saves;        /* inserts, updates and removes */
+    volatile apr_uint64_t save_errors;
+    volatile apr_uint64_t save_usec;
+    volatile apr_uint64_t conflicts;    /* compare-and-sets that lost */
+    volatile apr_uint64_t purged;       /* expired records removed */
+    volatile apr_uint64_t purge_errors;
+} sa_store_stats_t;
+
 struct sa_store_t {
     const sa_store_provider_t *provider;
     const char *name;           /* as configured, for log lines */
     void *ctx;
+    sa_store_stats_t *stats;    /* NULL: not counted */
 };
 
-/* Parses "scheme:rest"; returns NULL or an error message naming the value. */
+/* Where sa_store_create_from finds providers by scheme: httpd's provider
+ * registry in the module, the built-in list elsewhere. */
+typedef struct sa_store_registry_t {
+    /* The provider of a scheme (lower case), or NULL. */
+    const sa_store_provider_t *(*lookup)(void *baton, const char *scheme);
+    /* The registered schemes as one string, for an error message. */
+    const char *(*names)(void *baton, apr_pool_t *p);
+    /* Optional: what to do about an unknown scheme (a module to load). */
+    const char *(*hint)(void *baton, apr_pool_t *p, const char *scheme);
+    void *baton;
+} sa_store_registry_t;
+
+/* The stores built into this library: sqlite and file. */
+const sa_store_registry_t *sa_store_builtin_registry(void);
+
+/* Parses "scheme:rest" with the provider reg knows for scheme; returns NULL
+ * or an error message naming the value (and, for an unknown scheme, the
+ * registered ones). */
+const char *sa_store_create_from(apr_pool_t *p, const char *spec,
+                                 const sa_store_registry_t *reg,
+                                 sa_store_t **store);
+/* The same with the built-in registry. */
 const char *sa_store_create(apr_pool_t *p, const char *spec,
                             sa_store_t **store);
 

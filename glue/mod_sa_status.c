@@ -1,0 +1,171 @@
+/* mod_session_api's figures in mod_status (server-status and ?auto): per
+ * store, what requests asked of it (loads, saves, lost compare-and-sets,
+ * failures, time spent) and, where a write-back buffer sits in front of
+ * it, the buffer's. The counters live in shared memory made here at each
+ * start, so every child adds to the same figures. */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_protocol.h"
+#include "http_main.h"
+#include "http_core.h"
+#include "mod_status.h"
+#include "apr_atomic.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+
+#include "mod_sa_private.h"
+#include "sa_buffer.h"
+
+/* Gives every store of the configuration its counters. */
+static int sa_status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+
+    (void)plog;
+    (void)ptemp;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        sa_store_t *store = sa_sconf(vs)->store;
+        apr_shm_t *shm;
+        apr_status_t rv;
+
+        if (store == NULL || store->stats != NULL) {
+            continue;           /* shared with an earlier server */
+        }
+        rv = apr_shm_create(&shm, sizeof(sa_store_stats_t), NULL, pconf);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0115: store %s: "
+                         "cannot make the shared memory of its figures",
+                         store->name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        store->stats = apr_shm_baseaddr_get(shm);
+        memset(store->stats, 0, sizeof(*store->stats));
+    }
+    return OK;
+}
+
+typedef struct {
+    const char *label;          /* HTML */
+    const char *key;            /* ?auto */
+    apr_uint64_t value;
+} sa_figure_t;
+
+static void show(request_rec *r, int flags, const char *store,
+                 const sa_figure_t *f, int n)
+{
+    int i;
+
+    if (flags & AP_STATUS_SHORT) {
+        for (i = 0; i < n; i++) {
+            ap_rprintf(r, "SessionAPI%s: %" APR_UINT64_T_FMT "\n", f[i].key,
+                       f[i].value);
+        }
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT
+                   "</td></tr>\n", ap_escape_html(r->pool, store),
+                   f[i].label, f[i].value);
+    }
+}
+
+#define RD(f) apr_atomic_read64(&st->f)
+
+static void show_store(request_rec *r, int flags, sa_store_t *store)
+{
+    sa_store_stats_t *st = store->stats;
+    sa_figure_t f[] = {
+        { "loads", "Loads", 0 },
+        { "load failures", "LoadFailures", 0 },
+        { "ms loading", "LoadMs", 0 },
+        { "saves", "Saves", 0 },
+        { "save failures", "SaveFailures", 0 },
+        { "ms saving", "SaveMs", 0 },
+        { "compare-and-set retries", "Conflicts", 0 },
+        { "expired sessions purged", "Purged", 0 },
+        { "purge failures", "PurgeFailures", 0 },
+    };
+
+    f[0].value = RD(loads);
+    f[1].value = RD(load_errors);
+    f[2].value = RD(load_usec) / 1000;
+    f[3].value = RD(saves);
+    f[4].value = RD(save_errors);
+    f[5].value = RD(save_usec) / 1000;
+    f[6].value = RD(conflicts);
+    f[7].value = RD(purged);
+    f[8].value = RD(purge_errors);
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "SessionAPIStore: %s\n", store->name);
+    }
+    show(r, flags, store->name, f, (int)(sizeof(f) / sizeof(f[0])));
+}
+
+static void show_buffer(request_rec *r, int flags, sa_store_t *store,
+                        sa_buffer_t *b)
+{
+    sa_buffer_stats_t st;
+    sa_figure_t f[] = {
+        { "buffer: sessions it can hold", "BufferCapacity", 0 },
+        { "buffer: sessions in it", "BufferUsed", 0 },
+        { "buffer: waiting to be written", "BufferDirty", 0 },
+        { "buffer: hits", "BufferHits", 0 },
+        { "buffer: misses", "BufferMisses", 0 },
+        { "buffer: evictions", "BufferEvictions", 0 },
+        { "buffer: sessions written", "BufferFlushed", 0 },
+    };
+
+    sa_buffer_stats(b, &st);
+    f[0].value = st.entries;
+    f[1].value = st.used;
+    f[2].value = st.dirty;
+    f[3].value = st.hits;
+    f[4].value = st.misses;
+    f[5].value = st.evictions;
+    f[6].value = st.flushed;
+    show(r, flags, store->name, f, (int)(sizeof(f) / sizeof(f[0])));
+}
+
+static int sa_status_hook(request_rec *r, int flags)
+{
+    server_rec *s = r->server, *vs;
+
+    /* The main server's list: status is about the whole httpd. */
+    while (s->next != NULL && s != ap_server_conf) {
+        s = ap_server_conf;
+    }
+    if (!(flags & AP_STATUS_SHORT)) {
+        ap_rputs("<hr />\n<h2>mod_session_api</h2>\n<table border=\"0\">"
+                 "<tr><th>store</th><th>figure</th><th>value</th></tr>\n", r);
+    }
+    for (vs = s; vs; vs = vs->next) {
+        sa_store_t *store = sa_sconf(vs)->store;
+
+        if (store == NULL || store->stats == NULL
+            || sa_init_first_user(s, vs) != vs) {
+            continue;
+        }
+        show_store(r, flags, store);
+        if (sa_buffer_of(store) != NULL) {
+            show_buffer(r, flags, store, sa_buffer_of(store));
+        }
+    }
+    if (!(flags & AP_STATUS_SHORT)) {
+        ap_rputs("</table>\n", r);
+    }
+    return OK;
+}
+
+void sa_status_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /* After the stores are assigned (mod_sa_init.c's post_config). */
+    ap_hook_post_config(sa_status_post_config, NULL, NULL,
+                        APR_HOOK_REALLY_LAST);
+    APR_OPTIONAL_HOOK(ap, status_hook, sa_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+}
