@@ -1,22 +1,23 @@
-/* Session id generation and validation (see sa_id.h). */
+/* Session id generation, validation and the key a store keeps instead of
+ * the id (see sa_id.h). */
+#include <string.h>
+
+#include <openssl/evp.h>
+
 #include "apr_general.h"
 #include "sa_id.h"
 
 static const char sa_b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-apr_status_t sa_id_generate(apr_pool_t *p, const char **id)
+/* SA_ID_BYTES bytes as SA_ID_LEN base32 characters, from p. */
+static const char *base32(apr_pool_t *p, const unsigned char *raw)
 {
-    unsigned char raw[SA_ID_BYTES];
     char *out = apr_palloc(p, SA_ID_LEN + 1);
     apr_size_t i, o = 0;
     apr_uint32_t acc = 0;
     int bits = 0;
-    apr_status_t rv = apr_generate_random_bytes(raw, sizeof(raw));
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < sizeof(raw); i++) {
+    for (i = 0; i < SA_ID_BYTES; i++) {
         acc = (acc << 8) | raw[i];
         bits += 8;
         while (bits >= 5) {
@@ -25,7 +26,34 @@ apr_status_t sa_id_generate(apr_pool_t *p, const char **id)
         }
     }
     out[o] = '\0';
-    *id = out;
+    return out;
+}
+
+apr_status_t sa_id_generate(apr_pool_t *p, const char **id)
+{
+    unsigned char raw[SA_ID_BYTES];
+    apr_status_t rv = apr_generate_random_bytes(raw, sizeof(raw));
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *id = base32(p, raw);
+    return APR_SUCCESS;
+}
+
+apr_status_t sa_id_key(apr_pool_t *p, const char *id, const char **key)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (!sa_id_valid(id, id ? strlen(id) : 0)) {
+        return APR_EINVAL;
+    }
+    if (EVP_Digest(id, SA_ID_LEN, md, &mdlen, EVP_sha256(), NULL) != 1
+        || mdlen < SA_ID_BYTES) {
+        return APR_EGENERAL;
+    }
+    *key = base32(p, md);
     return APR_SUCCESS;
 }
 

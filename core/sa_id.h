@@ -1,5 +1,6 @@
-/* Session ids: generation from the system's random source and the
- * validation every cookie value passes before it reaches a store. */
+/* Session ids: generation from the system's random source, the
+ * validation every cookie value passes before it reaches a store, and the
+ * key the store keeps instead of the id. */
 #ifndef SA_ID_H
 #define SA_ID_H
 
@@ -16,5 +17,13 @@ apr_status_t sa_id_generate(apr_pool_t *p, const char **id);
 
 /* Non-zero when s (of length len) is exactly a well-formed id. */
 int sa_id_valid(const char *s, apr_size_t len);
+
+/* The key under which a store keeps session id: SHA-256 of the id (the
+ * ASCII characters), its first SA_ID_BYTES bytes in the same base32, so a
+ * key has an id's shape (it passes sa_id_valid and fits where ids did).
+ * Stores keep keys, never ids: a copied database, a backup or a directory
+ * listing hands out no cookie that works. One-way: a 160-bit random id
+ * cannot be found back from its key. APR_EINVAL for a malformed id. */
+apr_status_t sa_id_key(apr_pool_t *p, const char *id, const char **key);
 
 #endif

@@ -73,36 +73,47 @@ static void show(request_rec *r, int flags, const char *store,
     }
 }
 
-#define RD(f) apr_atomic_read64(&st->f)
+/* The store's counters, in the order shown. */
+static const struct {
+    const char *label, *key;
+    apr_size_t offset;
+    apr_uint64_t divisor;       /* microseconds shown as ms */
+} store_figures[] = {
+    { "loads", "Loads", APR_OFFSETOF(sa_store_stats_t, loads), 1 },
+    { "load failures", "LoadFailures",
+      APR_OFFSETOF(sa_store_stats_t, load_errors), 1 },
+    { "ms loading", "LoadMs", APR_OFFSETOF(sa_store_stats_t, load_usec), 1000 },
+    { "saves", "Saves", APR_OFFSETOF(sa_store_stats_t, saves), 1 },
+    { "save failures", "SaveFailures",
+      APR_OFFSETOF(sa_store_stats_t, save_errors), 1 },
+    { "ms saving", "SaveMs", APR_OFFSETOF(sa_store_stats_t, save_usec), 1000 },
+    { "compare-and-set retries", "Conflicts",
+      APR_OFFSETOF(sa_store_stats_t, conflicts), 1 },
+    { "expired sessions purged", "Purged",
+      APR_OFFSETOF(sa_store_stats_t, purged), 1 },
+    { "purge failures", "PurgeFailures",
+      APR_OFFSETOF(sa_store_stats_t, purge_errors), 1 },
+};
+
+#define N_STORE_FIGURES (sizeof(store_figures) / sizeof(store_figures[0]))
 
 static void show_store(request_rec *r, int flags, sa_store_t *store)
 {
-    sa_store_stats_t *st = store->stats;
-    sa_figure_t f[] = {
-        { "loads", "Loads", 0 },
-        { "load failures", "LoadFailures", 0 },
-        { "ms loading", "LoadMs", 0 },
-        { "saves", "Saves", 0 },
-        { "save failures", "SaveFailures", 0 },
-        { "ms saving", "SaveMs", 0 },
-        { "compare-and-set retries", "Conflicts", 0 },
-        { "expired sessions purged", "Purged", 0 },
-        { "purge failures", "PurgeFailures", 0 },
-    };
+    sa_figure_t f[N_STORE_FIGURES];
+    apr_size_t i;
 
-    f[0].value = RD(loads);
-    f[1].value = RD(load_errors);
-    f[2].value = RD(load_usec) / 1000;
-    f[3].value = RD(saves);
-    f[4].value = RD(save_errors);
-    f[5].value = RD(save_usec) / 1000;
-    f[6].value = RD(conflicts);
-    f[7].value = RD(purged);
-    f[8].value = RD(purge_errors);
+    for (i = 0; i < N_STORE_FIGURES; i++) {
+        volatile apr_uint64_t *v = (volatile apr_uint64_t *)
+            ((char *)store->stats + store_figures[i].offset);
+
+        f[i].label = store_figures[i].label;
+        f[i].key = store_figures[i].key;
+        f[i].value = apr_atomic_read64(v) / store_figures[i].divisor;
+    }
     if (flags & AP_STATUS_SHORT) {
         ap_rprintf(r, "SessionAPIStore: %s\n", store->name);
     }
-    show(r, flags, store->name, f, (int)(sizeof(f) / sizeof(f[0])));
+    show(r, flags, store->name, f, (int)N_STORE_FIGURES);
 }
 
 static void show_buffer(request_rec *r, int flags, sa_store_t *store,

@@ -92,6 +92,32 @@ static void test_valid(void)
     ok(!sa_id_valid(buf, SA_ID_LEN), "embedded NUL: invalid");
 }
 
+/* The key a store keeps: SHA-256 of the id, truncated to 160 bits, in the
+ * ids' base32. The expected values come from Python's hashlib and
+ * base64.b32encode, not from this code. */
+static void test_key(apr_pool_t *p)
+{
+    static const struct { const char *id, *key; } known[] = {
+        { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "hor7l5b3sjqcna6btlxgfiqdikyijxkz" },
+        { "abcdefghijklmnopqrstuvwxyz234567", "qtfstmwhrm4tydjqvegvvh3hajt5alm6" },
+    };
+    const char *key = NULL, *id = NULL;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        is_int(sa_id_key(p, known[i].id, &key), APR_SUCCESS,
+               "key of %s", known[i].id);
+        is_str(key, known[i].key, "is SHA-256, 160 bits, base32");
+    }
+    is_int(sa_id_generate(p, &id), APR_SUCCESS, "a fresh id");
+    is_int(sa_id_key(p, id, &key), APR_SUCCESS, "has a key");
+    ok(sa_id_valid(key, strlen(key)), "a key has an id's shape");
+    ok(strcmp(key, id) != 0, "and is not the id");
+    is_int(sa_id_key(p, "../../etc/passwd", &key), APR_EINVAL,
+           "a malformed id has no key");
+    is_int(sa_id_key(p, NULL, &key), APR_EINVAL, "nor has NULL");
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -101,6 +127,7 @@ int main(void)
     apr_pool_create(&p, NULL);
     test_generate(p);
     test_valid();
+    test_key(p);
     apr_pool_destroy(p);
     return done();
 }

@@ -9,13 +9,14 @@ use Exporter 'import';
 use LWP::UserAgent ();
 use HTTP::Cookies ();
 use URI::Escape qw(uri_escape);
+use Digest::SHA qw(sha256);
 use Apache::Test ();
 use Apache::TestRequest ();
 
 our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  cookie_id count_of server_user error_log_since
                  error_log_size restart_server
-                 store_kind store_backend buffered settle store_ids store_record store_count store_snapshot store_added
+                 store_kind store_backend buffered settle store_key store_ids store_record store_count store_snapshot store_added
                  store_corrupt store_read_only store_files_owner);
 
 sub base_url { 'http://' . Apache::TestRequest::hostport() }
@@ -109,13 +110,22 @@ sub as_server_user {
 
 sub sql { as_server_user('sqlite3', '-cmd', '.timeout 5000', db_path(), @_) }
 
-sub record_path {
+# The key a store keeps instead of session id $id (core/sa_id.h): SHA-256,
+# the first 160 bits, in the ids' base32. Written here from the definition,
+# so the tests check the module against it.
+sub store_key {
     my $id = shift;
+    my $bits = unpack 'B160', sha256($id);
+    return join '', map { ('a' .. 'z', 2 .. 7)[oct "0b$_"] } $bits =~ /(.{5})/g;
+}
+
+sub record_path {
+    my $id = store_key(shift);
     return files_dir() . '/' . substr($id, 0, 1) . '/' . substr($id, 1, 1)
            . "/$id";
 }
 
-# Every record's id (or file name), expired or not.
+# Every record's key (its file name), expired or not.
 sub store_ids {
     settle();
     if (store_backend() eq 'sqlite') {
@@ -144,10 +154,11 @@ sub store_added {
 # { data, version, expiry (seconds) } of a record, undef if there is none.
 sub store_record {
     my $id = shift;
+    my $key = store_key($id);
     settle();
     if (store_backend() eq 'sqlite') {
         my $row = sql("SELECT data || '|' || version || '|' || expiry "
-                      . "FROM session_api WHERE id = '$id'");
+                      . "FROM session_api WHERE id = '$key'");
         return undef unless length $row;
         my ($data, $version, $expiry) = split /\|/, $row;
         return { data => $data, version => $version, expiry => $expiry / 1e6 };
@@ -164,7 +175,8 @@ sub store_record {
 sub store_corrupt {
     my $id = shift;
     if (store_backend() eq 'sqlite') {
-        sql("UPDATE session_api SET data = '%%%not-a-session' WHERE id = '$id'");
+        my $key = store_key($id);
+        sql("UPDATE session_api SET data = '%%%not-a-session' WHERE id = '$key'");
     }
     else {
         as_server_user('truncate', '-s', '10', record_path($id));
