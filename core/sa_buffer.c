@@ -17,17 +17,29 @@
  *  - A flusher marks the entries it writes; no one else flushes, evicts or
  *    frees them until it is done. A session changed during its flush stays
  *    dirty for the next one.
+ *  - A mark says who holds it (pid), since when, and which batch it belongs
+ *    to. A flusher that dies mid-batch (crash, OOM kill, kill -9, httpd's
+ *    SIGKILL at stop) cannot release its marks, so the next flush takes
+ *    over marks whose process is gone, or that are held far longer than any
+ *    batch takes (SB_MARK_STALE: a pid reused by now, or a hung flusher).
+ *    A flusher releases only marks still carrying its batch's number, so a
+ *    batch taken over under its feet changes nothing when it ends.
  *  - A removed session stays as a tombstone until its removal is flushed,
  *    so no load can find the inner store's older copy.
  */
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "apr_strings.h"
 #include "sa_id.h"
 #include "sa_buffer.h"
 #include "sa_mutex.h"
 
-#define SB_MAGIC        0x53414231u     /* "SAB1" */
+#define SB_MAGIC        0x53414232u     /* "SAB2": marks say who, when */
 #define SB_CHUNK_DATA   248
 #define SB_FILL_TRIES   5
 #define SB_FLUSH_FOR_ROOM 4             /* by a request that finds it full:
@@ -36,6 +48,13 @@
 #define SB_ROOM_TRIES   64              /* scans and flushes before "full" */
 #define SB_ROOM_WAIT    1000            /* us, while others flush */
 #define SB_NONE         0u              /* indices are stored + 1 */
+/* A batch is one call into the inner store: SQLite waits at most its busy
+ * timeout (5 s) per statement and commits a batch of hundreds of rows in
+ * well under a second; a file store writes each session once. No live
+ * flusher holds a mark for minutes: one that old belongs to a process that
+ * hangs, or to a dead one whose pid was given to another process. */
+#define SB_MARK_STALE   apr_time_from_sec(300)
+#define SB_PIDS_SEEN    8               /* flushers' pids checked per scan */
 
 enum {
     SB_DIRTY = 1,       /* changed since the inner store last saw it */
@@ -60,6 +79,9 @@ typedef struct {
     apr_int64_t stored;         /* the inner store's: 0 none, -1 unknown */
     apr_int64_t flushing;       /* the version a flusher is writing */
     apr_time_t expiry;
+    apr_uint64_t batch;         /* the marking batch's number */
+    apr_time_t marked;          /* when, on the monotonic clock */
+    pid_t holder;               /* by which process */
 } sb_entry_t;
 
 typedef struct {
@@ -67,7 +89,8 @@ typedef struct {
     apr_uint32_t nbuckets, nentries, nchunks;
     apr_uint32_t free_entry, free_chunk, chunks_free;
     apr_uint32_t used, dirty, flushing, hand, flush_hand;
-    apr_uint64_t hits, misses, evictions, flushed;
+    apr_uint64_t hits, misses, evictions, flushed, taken_over;
+    apr_uint64_t batches;       /* the last batch number given */
 } sb_header_t;
 
 struct sa_buffer_t {
@@ -701,24 +724,93 @@ sa_buffer_t *sa_buffer_of(sa_store_t *s)
 
 typedef struct {
     apr_uint32_t entry;
+    int lost;                   /* its mark was taken over meanwhile */
     sa_write_t w;
 } sb_flush_t;
 
+/* The monotonic clock, the same in every process: marks' ages must not
+ * jump with the wall clock. */
+static apr_time_t mono_now(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return apr_time_now();
+    }
+    return apr_time_from_sec(ts.tv_sec) + ts.tv_nsec / 1000;
+}
+
+/* The flushers' pids one scan has asked about (kill is a system call, and
+ * a batch's marks lie side by side). */
+typedef struct {
+    pid_t self;
+    int n;
+    pid_t pid[SB_PIDS_SEEN];
+    int gone[SB_PIDS_SEEN];
+} sb_pids_t;
+
+static int process_gone(sb_pids_t *seen, pid_t pid)
+{
+    int i, gone;
+
+    if (pid == seen->self) {
+        return 0;               /* another thread of this process */
+    }
+    if (pid <= 0) {
+        return 1;               /* no process ever marks with that */
+    }
+    for (i = 0; i < seen->n; i++) {
+        if (seen->pid[i] == pid) {
+            return seen->gone[i];
+        }
+    }
+    /* EPERM: it exists, as another user; a zombie is gone once reaped. */
+    gone = kill(pid, 0) != 0 && errno == ESRCH;
+    i = seen->n < SB_PIDS_SEEN ? seen->n++ : (int)(pid % SB_PIDS_SEEN);
+    seen->pid[i] = pid;
+    seen->gone[i] = gone;
+    return gone;
+}
+
+/* Under the lock: a marked entry whose flusher will never release it is
+ * unmarked, to be flushed again. */
+static void take_over(sa_buffer_t *b, sb_entry_t *e, apr_time_t mono,
+                      sb_pids_t *seen)
+{
+    if (mono - e->marked <= SB_MARK_STALE && mono >= e->marked
+        && !process_gone(seen, e->holder)) {
+        return;
+    }
+    e->flags &= ~SB_FLUSHING;
+    b->h->flushing--;
+    b->h->taken_over++;
+}
+
 /* Under the lock: marks up to max dirty entries as being flushed and
- * copies out what to write. */
+ * copies out what to write; *batch is the marks' number. */
 static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
-                   sb_flush_t *f, apr_uint32_t *scanned)
+                   sb_flush_t *f, apr_uint32_t *scanned, apr_uint64_t *batch)
 {
     apr_uint32_t steps;
+    apr_time_t mono = mono_now();
+    sb_pids_t seen;
     int n = 0;
 
-    /* A bounded scan: requests wait for the lock meanwhile. */
+    seen.self = getpid();
+    seen.n = 0;
+    *batch = ++b->h->batches;
+    /* A bounded scan: requests wait for the lock meanwhile. It runs while
+     * anything is dirty, even when all of it is marked, since marks may be
+     * a dead flusher's. */
     for (steps = 0; steps < SB_SCAN_STEPS && steps < b->h->nentries
-                    && n < max && b->h->dirty > b->h->flushing;
+                    && n < max && b->h->dirty > 0;
          steps++) {
         sb_entry_t *e;
         b->h->flush_hand = b->h->flush_hand % b->h->nentries + 1;
         e = ENTRY(b, b->h->flush_hand);
+        if ((e->flags & (SB_DIRTY | SB_FLUSHING)) == (SB_DIRTY | SB_FLUSHING)) {
+            take_over(b, e, mono, &seen);
+        }
         if ((e->flags & (SB_DIRTY | SB_FLUSHING)) != SB_DIRTY) {
             continue;
         }
@@ -748,6 +840,9 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
         f[n].entry = b->h->flush_hand;
         e->flags |= SB_FLUSHING;
         e->flushing = e->version;
+        e->batch = *batch;
+        e->marked = mono;
+        e->holder = seen.self;
         b->h->flushing++;
         n++;
     }
@@ -755,12 +850,23 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
     return n;
 }
 
+/* Under the lock: whether entry i still carries the mark of batch. */
+static int still_marked(sa_buffer_t *b, apr_uint32_t i, apr_uint64_t batch)
+{
+    const sb_entry_t *e = ENTRY(b, i);
+
+    return (e->flags & SB_FLUSHING) && e->batch == batch;
+}
+
 /* An update or insert that found the inner store not as the table
  * remembers it (the record expired there, or was purged, or a stray id
- * collided): the table is the truth, so write it over. */
+ * collided): the table is the truth, so write it over. Unless another
+ * flusher took the session over meanwhile (this one was thought dead):
+ * then what is there may be newer than what this batch holds. */
 static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
-                              int n, const char **why)
+                              int n, apr_uint64_t batch, const char **why)
 {
+    sa_buffer_t *b = c->b;
     sa_write_t *w;
     int i, k = 0;
     apr_status_t rv;
@@ -771,9 +877,20 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
     if (k == 0) {
         return APR_SUCCESS;
     }
+    if ((rv = lock(b, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0, k = 0; i < n; i++) {
+        f[i].lost = !still_marked(b, f[i].entry, batch);
+        k += f[i].w.status != APR_SUCCESS && !f[i].lost;
+    }
+    unlock(b);
+    if (k == 0) {
+        return APR_SUCCESS;
+    }
     w = apr_pcalloc(p, 2 * (apr_size_t)k * sizeof(*w));
     for (i = 0, k = 0; i < n; i++) {
-        if (f[i].w.status == APR_SUCCESS) {
+        if (f[i].w.status == APR_SUCCESS || f[i].lost) {
             continue;
         }
         w[k].kind = SA_WRITE_REMOVE;
@@ -785,7 +902,7 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
     }
     rv = sa_store_write_batch(c->inner, p, w, k, why);
     for (i = 0, k = 0; rv == APR_SUCCESS && i < n; i++) {
-        if (f[i].w.status != APR_SUCCESS) {
+        if (f[i].w.status != APR_SUCCESS && !f[i].lost) {
             f[i].w.status = w[k + 1].status;
             k += 2;
         }
@@ -800,7 +917,8 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     sa_buffer_t *b = c->b;
     sb_flush_t *f;
     apr_status_t rv, wrv;
-    int n, i;
+    apr_uint64_t batch;
+    int n, i, lost = 0;
     sa_write_t *w;
 
     *written = 0;
@@ -813,7 +931,7 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     if ((rv = lock(b, why)) != APR_SUCCESS) {
         return rv;
     }
-    n = collect(b, p, max, apr_time_now(), f, scanned);
+    n = collect(b, p, max, apr_time_now(), f, scanned, &batch);
     unlock(b);
     if (n == 0) {
         return APR_SUCCESS;
@@ -825,9 +943,10 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     wrv = sa_store_write_batch(c->inner, p, w, n, why);
     for (i = 0; i < n; i++) {
         f[i].w.status = wrv == APR_SUCCESS ? w[i].status : wrv;
+        f[i].lost = 0;
     }
     if (wrv == APR_SUCCESS) {
-        wrv = overwrite(c, p, f, n, why);
+        wrv = overwrite(c, p, f, n, batch, why);
     }
     if ((rv = lock(b, why)) != APR_SUCCESS) {
         /* The entries stay marked: nothing can be flushed now anyway. */
@@ -835,6 +954,12 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     }
     for (i = 0; i < n; i++) {
         sb_entry_t *e = ENTRY(b, f[i].entry);
+        if (!still_marked(b, f[i].entry, batch)) {
+            /* Taken over: the other flusher's now, maybe another session
+             * by now. */
+            lost++;
+            continue;
+        }
         e->flags &= ~SB_FLUSHING;
         b->h->flushing--;
         if (wrv != APR_SUCCESS || f[i].w.status != APR_SUCCESS) {
@@ -855,9 +980,9 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     }
     b->h->flushed += *written;
     unlock(b);
-    if (wrv == APR_SUCCESS && *written < n) {
+    if (wrv == APR_SUCCESS && *written + lost < n) {
         *why = apr_psprintf(p, "%d of %d sessions could not be written",
-                            n - *written, n);
+                            n - *written - lost, n);
         wrv = APR_EGENERAL;
     }
     return wrv;
@@ -871,6 +996,17 @@ apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
     return flush_batch(s->ctx, p, max, written, &scanned, why);
 }
 
+static apr_status_t count_left(sa_buffer_t *b, int *left, const char **why)
+{
+    apr_status_t rv = lock(b, why);
+
+    if (rv == APR_SUCCESS) {
+        *left = (int)b->h->dirty;
+        unlock(b);
+    }
+    return rv;
+}
+
 apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why)
@@ -882,11 +1018,16 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
     *left = -1;
     *why = NULL;
     for (;;) {
-        apr_status_t rv;
+        apr_status_t rv = APR_SUCCESS;
         apr_pool_t *sub;
-        apr_uint32_t scanned = 0;
+        apr_uint32_t scanned = 0, waiting;
         int n = 0;
 
+        if (apr_time_now() >= deadline) {
+            /* Not even a first batch: an exiting child is about to be
+             * killed, and a batch cut short by SIGKILL writes nothing. */
+            return count_left(b, left, why);
+        }
         if ((rv = apr_pool_create(&sub, p)) != APR_SUCCESS) {
             *why = "cannot create a pool";
             return rv;
@@ -901,16 +1042,19 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
         if (lock(b, why) != APR_SUCCESS) {
             return rv != APR_SUCCESS ? rv : APR_EGENERAL;
         }
-        /* What another process is flushing right now is not left over. */
-        *left = (int)(b->h->dirty - b->h->flushing);
+        /* Left: everything not in the inner store yet, including what
+         * another flusher holds (it may die before it is done, and an
+         * exiting child must say what it could not write). Waiting: what
+         * this flush could take. */
+        *left = (int)b->h->dirty;
+        waiting = b->h->dirty - b->h->flushing;
         unlock(b);
         /* One pass over the table: what changes meanwhile waits for the
          * next flush, rather than keeping this one busy forever; unless a
          * quarter of the table is waiting, when requests would soon find
          * it full and write sessions themselves: then until the deadline. */
-        if (rv != APR_SUCCESS || *left == 0 || apr_time_now() >= deadline
-            || (total >= b->h->nentries
-                && (apr_uint32_t)*left < b->h->nentries / 4)) {
+        if (rv != APR_SUCCESS || waiting == 0
+            || (total >= b->h->nentries && waiting < b->h->nentries / 4)) {
             return rv;
         }
     }
@@ -927,4 +1071,5 @@ void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st)
     st->misses = b->h->misses;
     st->evictions = b->h->evictions;
     st->flushed = b->h->flushed;
+    st->taken_over = b->h->taken_over;
 }

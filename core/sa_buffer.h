@@ -28,6 +28,8 @@ typedef struct sa_buffer_stats_t {
     apr_uint32_t used;          /* sessions in it now */
     apr_uint32_t dirty;         /* changed since their last flush */
     apr_uint64_t hits, misses, evictions, flushed;
+    apr_uint64_t taken_over;    /* sessions whose flusher died (or hung)
+                                   mid-batch, flushed again by another */
 } sa_buffer_stats_t;
 
 /* A segment of about `bytes` in pool p, which must outlive every process
@@ -52,9 +54,12 @@ apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
 
 /* Flushes batches of `batch` in one pass over the table (more while a
  * quarter of it waits to be written), stopping early when nothing is left
- * to write, on an error, or at the deadline; *left says how many changed
- * sessions remain (changed again meanwhile, or being written by another
- * process). */
+ * to write, on an error, or at the deadline: no batch starts after it, so
+ * the flush ends by the deadline plus one batch's time. *left says how
+ * many changed sessions the inner store still lacks (changed again
+ * meanwhile, or being written by another process, which may yet fail). A
+ * flusher that died mid-batch leaves its sessions marked; a flush takes
+ * them over (sa_buffer_stats_t.taken_over counts them). */
 apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why);
