@@ -1237,7 +1237,7 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                                                 &session_api_module);
     apr_int64_t want = mc->buffer != UNSET ? mc->buffer : 0;
     int first = process_data(s, SA_BUFFER_FIRST_KEY) == NULL;
-    server_rec *vs, *ws;
+    server_rec *vs;
     apr_status_t rv;
 
     if (first && keep_process_data(s, SA_BUFFER_FIRST_KEY, s) != APR_SUCCESS) {
@@ -1258,7 +1258,7 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     for (vs = s; vs; vs = vs->next) {
         sa_server_conf_t *sc = ap_get_module_config(vs->module_config,
                                                     &session_api_module);
-        sa_store_t *inner = sc->store, *outer;
+        sa_store_t *inner = sc->store;
         const char *key = apr_pstrcat(ptemp, SA_BUFFER_KEY, inner->name,
                                       (char *)NULL);
         sa_buffer_t *b = process_data(s, key);
@@ -1267,7 +1267,7 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         sa_buffer_stats_t st;
         int status;
 
-        if (sa_buffer_of(inner) != NULL) {
+        if (inner->buffer != NULL) {
             continue;           /* shared with an earlier server */
         }
         if (b == NULL && first && want > 0) {
@@ -1300,14 +1300,7 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         if (b == NULL) {
             continue;
         }
-        outer = sa_buffer_store(pconf, b, inner);
-        for (ws = vs; ws; ws = ws->next) {
-            sa_server_conf_t *wc = ap_get_module_config(ws->module_config,
-                                                        &session_api_module);
-            if (wc->store == inner) {
-                wc->store = outer;
-            }
-        }
+        sa_buffer_attach(inner, b);
         status = get_watchdog(pconf, vs, wd, &register_cb);
         if (status == DECLINED) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "SA0111: "
@@ -1319,7 +1312,7 @@ static int setup_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
             return status;
         }
         ctx = apr_palloc(pconf, sizeof(*ctx));
-        ctx->store = outer;
+        ctx->store = inner;
         ctx->s = s;
         rv = register_cb(*wd, flush_every(s), ctx, sa_buffer_flush_cb);
         if (rv != APR_SUCCESS) {
@@ -1348,7 +1341,7 @@ static apr_status_t flush_at_exit(void *data)
         apr_pool_t *p;
         apr_status_t rv;
 
-        if (first_user(s, vs) != vs || sa_buffer_of(st) == NULL) {
+        if (first_user(s, vs) != vs || st->buffer == NULL) {
             continue;
         }
         rv = apr_pool_create(&p, NULL);

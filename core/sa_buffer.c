@@ -104,11 +104,6 @@ struct sa_buffer_t {
     sb_chunk_t *chunks;
 };
 
-typedef struct {
-    sa_buffer_t *b;
-    sa_store_t *inner;
-} sb_store_t;
-
 #define ENTRY(b, i) (&(b)->entries[(i) - 1])
 #define CHUNK(b, i) (&(b)->chunks[(i) - 1])
 
@@ -388,12 +383,12 @@ static apr_status_t read_entry(sa_buffer_t *b, apr_uint32_t i, apr_pool_t *p,
 /* Reads id from the inner store into the table (unless a racing eviction
  * makes that unsafe, or there is no room). Called and returns unlocked.
  * APR_EAGAIN: the table changed meanwhile, look again. */
-static apr_status_t fill(sb_store_t *c, apr_pool_t *p, const char *id,
-                         apr_uint32_t bucket, apr_uint32_t ticket,
-                         apr_time_t now, sa_record_t *rec, const char **why)
+static apr_status_t fill(sa_buffer_t *b, sa_store_t *inner, apr_pool_t *p,
+                         const char *id, apr_uint32_t bucket,
+                         apr_uint32_t ticket, apr_time_t now,
+                         sa_record_t *rec, const char **why)
 {
-    sa_buffer_t *b = c->b;
-    apr_status_t rv = sa_store_load(c->inner, p, id, now, rec, why);
+    apr_status_t rv = sa_store_direct_load(inner, p, id, now, rec, why);
 
     if (rv != APR_SUCCESS) {
         return rv;
@@ -417,12 +412,10 @@ static apr_status_t fill(sb_store_t *c, apr_pool_t *p, const char *id,
     return rv;
 }
 
-static apr_status_t buffer_load(void *ctx, apr_pool_t *p, const char *id,
-                                apr_time_t now, sa_record_t *rec,
-                                const char **why)
+apr_status_t sa_buffer_load(sa_buffer_t *b, sa_store_t *inner, apr_pool_t *p,
+                            const char *id, apr_time_t now, sa_record_t *rec,
+                            const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t bucket = bucket_of(b, id);
     int tries;
 
@@ -443,7 +436,7 @@ static apr_status_t buffer_load(void *ctx, apr_pool_t *p, const char *id,
         b->h->misses++;
         ticket = b->seqs[bucket];
         unlock(b);
-        rv = fill(c, p, id, bucket, ticket, now, rec, why);
+        rv = fill(b, inner, p, id, bucket, ticket, now, rec, why);
         if (rv != APR_EAGAIN || tries == SB_FILL_TRIES) {
             /* After racing evictions this long, the inner store's answer
              * is a read as good as any: a later compare-and-set checks it. */
@@ -452,17 +445,16 @@ static apr_status_t buffer_load(void *ctx, apr_pool_t *p, const char *id,
     }
 }
 
-static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
-                                int *written, apr_uint32_t *scanned,
-                                const char **why);
+static apr_status_t flush_batch(sa_buffer_t *b, sa_store_t *inner,
+                                apr_pool_t *p, int max, int *written,
+                                apr_uint32_t *scanned, const char **why);
 
 /* Takes the lock with `entries` entries and `chunks` chunks free; when the
  * table is full of changed sessions, flushes some first. */
-static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
-                                   apr_uint32_t entries, apr_uint32_t chunks,
-                                   const char **why)
+static apr_status_t lock_with_room(sa_buffer_t *b, sa_store_t *inner,
+                                   apr_pool_t *p, apr_uint32_t entries,
+                                   apr_uint32_t chunks, const char **why)
 {
-    sa_buffer_t *b = c->b;
     int tries;
 
     for (tries = 0; tries < SB_ROOM_TRIES; tries++) {
@@ -477,7 +469,8 @@ static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
             return APR_SUCCESS;
         }
         unlock(b);
-        rv = flush_batch(c, p, SB_FLUSH_FOR_ROOM, &written, &scanned, why);
+        rv = flush_batch(b, inner, p, SB_FLUSH_FOR_ROOM, &written, &scanned,
+                         why);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -492,14 +485,14 @@ static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
     return APR_ENOSPC;
 }
 
-static apr_status_t buffer_insert(void *ctx, apr_pool_t *p, const char *id,
-                                  const sa_record_t *rec, const char **why)
+apr_status_t sa_buffer_insert(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              const sa_record_t *rec, const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t bucket = bucket_of(b, id), i;
     sb_entry_t *e;
-    apr_status_t rv = lock_with_room(c, p, 1, chunks_for(rec->len), why);
+    apr_status_t rv = lock_with_room(b, inner, p, 1, chunks_for(rec->len),
+                                     why);
 
     if (rv != APR_SUCCESS) {
         return rv;
@@ -524,12 +517,11 @@ static apr_status_t buffer_insert(void *ctx, apr_pool_t *p, const char *id,
     return APR_SUCCESS;
 }
 
-static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
-                                  apr_int64_t expected, const sa_record_t *rec,
-                                  const char **why)
+apr_status_t sa_buffer_update(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              apr_int64_t expected, const sa_record_t *rec,
+                              const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t bucket = bucket_of(b, id);
     int tries;
 
@@ -554,7 +546,7 @@ static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
                               i)) {
                 apr_uint32_t need = chunks_for(rec->len) - chunks_for(e->len);
                 unlock(b);
-                rv = lock_with_room(c, p, 0, need, why);
+                rv = lock_with_room(b, inner, p, 0, need, why);
                 if (rv != APR_SUCCESS) {
                     return rv;
                 }
@@ -571,7 +563,8 @@ static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
         }
         ticket = b->seqs[bucket];
         unlock(b);
-        rv = fill(c, p, id, bucket, ticket, apr_time_now(), &cur, why);
+        rv = fill(b, inner, p, id, bucket, ticket, apr_time_now(), &cur,
+                  why);
         if (rv == APR_NOTFOUND) {
             return SA_ECONFLICT;
         }
@@ -589,14 +582,13 @@ static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
     return APR_EBUSY;
 }
 
-static apr_status_t buffer_remove(void *ctx, apr_pool_t *p, const char *id,
-                                  const char **why)
+apr_status_t sa_buffer_remove(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t bucket = bucket_of(b, id), i;
     sb_entry_t *e;
-    apr_status_t rv = lock_with_room(c, p, 1, 0, why);
+    apr_status_t rv = lock_with_room(b, inner, p, 1, 0, why);
 
     if (rv != APR_SUCCESS) {
         return rv;
@@ -617,11 +609,10 @@ static apr_status_t buffer_remove(void *ctx, apr_pool_t *p, const char *id,
 /* Sessions that expired before ever reaching the inner store go here and
  * count as purged; those in it are dropped (clean) or turned into
  * tombstones (changed), and the inner store purges its copies itself. */
-static apr_status_t buffer_purge(void *ctx, apr_pool_t *p, apr_time_t now,
-                                 int max, int *removed, const char **why)
+apr_status_t sa_buffer_purge(sa_buffer_t *b, sa_store_t *inner,
+                             apr_pool_t *p, apr_time_t now, int max,
+                             int *removed, const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t i;
     int mine = 0, theirs = 0;
     apr_status_t rv = APR_SUCCESS;
@@ -657,69 +648,15 @@ static apr_status_t buffer_purge(void *ctx, apr_pool_t *p, apr_time_t now,
     }
     unlock(b);
     if (mine < max) {
-        rv = sa_store_purge(c->inner, p, now, max - mine, &theirs, why);
+        rv = sa_store_direct_purge(inner, p, now, max - mine, &theirs, why);
     }
     *removed = mine + theirs;
     return rv;
 }
 
-static apr_status_t buffer_setup(void *ctx, apr_pool_t *p,
-                                 const sa_store_env_t *env, const char **why)
+void sa_buffer_attach(sa_store_t *s, sa_buffer_t *b)
 {
-    sb_store_t *c = ctx;
-
-    return sa_store_setup(c->inner, p, env, why);
-}
-
-static apr_status_t buffer_child_init(void *ctx, apr_pool_t *p,
-                                      const sa_store_env_t *env,
-                                      const char **why)
-{
-    sb_store_t *c = ctx;
-
-    return sa_store_child_init(c->inner, p, env, why);
-}
-
-static const char *buffer_create(apr_pool_t *p, const char *arg, void **ctx)
-{
-    (void)p;
-    (void)arg;
-    (void)ctx;
-    return "a store buffer is made with sa_buffer_store, not configured";
-}
-
-const sa_store_provider_t sa_store_buffer_provider = {
-    "buffer",
-    buffer_create,
-    buffer_setup,
-    buffer_child_init,
-    buffer_load,
-    buffer_insert,
-    buffer_update,
-    buffer_remove,
-    buffer_purge,
-    NULL,
-};
-
-sa_store_t *sa_buffer_store(apr_pool_t *p, sa_buffer_t *b, sa_store_t *inner)
-{
-    sa_store_t *s = apr_pcalloc(p, sizeof(*s));
-    sb_store_t *c = apr_pcalloc(p, sizeof(*c));
-
-    c->b = b;
-    c->inner = inner;
-    s->provider = &sa_store_buffer_provider;
-    s->name = inner->name;
-    s->ctx = c;
-    return s;
-}
-
-sa_buffer_t *sa_buffer_of(sa_store_t *s)
-{
-    if (s->provider != &sa_store_buffer_provider) {
-        return NULL;
-    }
-    return ((sb_store_t *)s->ctx)->b;
+    s->buffer = b;
 }
 
 typedef struct {
@@ -863,10 +800,10 @@ static int still_marked(sa_buffer_t *b, apr_uint32_t i, apr_uint64_t batch)
  * collided): the table is the truth, so write it over. Unless another
  * flusher took the session over meanwhile (this one was thought dead):
  * then what is there may be newer than what this batch holds. */
-static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
-                              int n, apr_uint64_t batch, const char **why)
+static apr_status_t overwrite(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, sb_flush_t *f, int n,
+                              apr_uint64_t batch, const char **why)
 {
-    sa_buffer_t *b = c->b;
     sa_write_t *w;
     int i, k = 0;
     apr_status_t rv;
@@ -900,7 +837,7 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
         w[k + 1].kind = SA_WRITE_INSERT;
         k += 2;
     }
-    rv = sa_store_write_batch(c->inner, p, w, k, why);
+    rv = sa_store_direct_write_batch(inner, p, w, k, why);
     for (i = 0, k = 0; rv == APR_SUCCESS && i < n; i++) {
         if (f[i].w.status != APR_SUCCESS && !f[i].lost) {
             f[i].w.status = w[k + 1].status;
@@ -910,11 +847,10 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
     return rv;
 }
 
-static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
-                                int *written, apr_uint32_t *scanned,
-                                const char **why)
+static apr_status_t flush_batch(sa_buffer_t *b, sa_store_t *inner,
+                                apr_pool_t *p, int max, int *written,
+                                apr_uint32_t *scanned, const char **why)
 {
-    sa_buffer_t *b = c->b;
     sb_flush_t *f;
     apr_status_t rv, wrv;
     apr_uint64_t batch;
@@ -940,13 +876,13 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     for (i = 0; i < n; i++) {
         w[i] = f[i].w;
     }
-    wrv = sa_store_write_batch(c->inner, p, w, n, why);
+    wrv = sa_store_direct_write_batch(inner, p, w, n, why);
     for (i = 0; i < n; i++) {
         f[i].w.status = wrv == APR_SUCCESS ? w[i].status : wrv;
         f[i].lost = 0;
     }
     if (wrv == APR_SUCCESS) {
-        wrv = overwrite(c, p, f, n, batch, why);
+        wrv = overwrite(b, inner, p, f, n, batch, why);
     }
     if ((rv = lock(b, why)) != APR_SUCCESS) {
         /* The entries stay marked: nothing can be flushed now anyway. */
@@ -988,12 +924,24 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     return wrv;
 }
 
+/* A flush of a store without a buffer is a caller's mistake. */
+static apr_status_t no_buffer(sa_store_t *s, apr_pool_t *p, const char **why)
+{
+    *why = apr_psprintf(p, "store %s has no write-back buffer to flush",
+                        s->name);
+    return APR_EINVAL;
+}
+
 apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
                              int *written, const char **why)
 {
     apr_uint32_t scanned;
 
-    return flush_batch(s->ctx, p, max, written, &scanned, why);
+    if (s->buffer == NULL) {
+        *written = 0;
+        return no_buffer(s, p, why);
+    }
+    return flush_batch(s->buffer, s, p, max, written, &scanned, why);
 }
 
 static apr_status_t count_left(sa_buffer_t *b, int *left, const char **why)
@@ -1011,12 +959,15 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why)
 {
-    sa_buffer_t *b = ((sb_store_t *)s->ctx)->b;
+    sa_buffer_t *b = s->buffer;
     apr_uint32_t total = 0;
 
     *written = 0;
     *left = -1;
     *why = NULL;
+    if (b == NULL) {
+        return no_buffer(s, p, why);
+    }
     for (;;) {
         apr_status_t rv = APR_SUCCESS;
         apr_pool_t *sub;
@@ -1032,7 +983,7 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
             *why = "cannot create a pool";
             return rv;
         }
-        rv = flush_batch(s->ctx, sub, batch, &n, &scanned, why);
+        rv = flush_batch(b, s, sub, batch, &n, &scanned, why);
         total += scanned;
         if (*why) {
             *why = apr_pstrdup(p, *why);

@@ -1,9 +1,11 @@
-/* Store selection by scheme and the checks every store call passes through
- * (see sa_store.h for the contract). */
+/* Store selection by scheme, the checks every store call passes through
+ * (see sa_store.h for the contract), and the turn into the write-back
+ * buffer for a store that has one. */
 #include <errno.h>
 #include <string.h>
 
 #include "apr_strings.h"
+#include "sa_buffer.h"
 #include "sa_id.h"
 #include "sa_store.h"
 
@@ -67,67 +69,162 @@ apr_status_t sa_store_child_init(sa_store_t *s, apr_pool_t *p,
         } \
     } while (0)
 
-apr_status_t sa_store_load(sa_store_t *s, apr_pool_t *p, const char *id,
-                           apr_time_t now, sa_record_t *rec, const char **why)
+/* The record an insert writes: the version settled, the id checked. */
+static apr_status_t insert_args(const char *id, const sa_record_t *rec,
+                                sa_record_t *r, const char **why)
+{
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    *r = *rec;
+    if (r->version == 0) {
+        r->version = 1;
+    }
+    else if (r->version < 0) {
+        *why = "a record's version must be positive";
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* The same for an update from `expected`. */
+static apr_status_t update_args(const char *id, apr_int64_t expected,
+                                const sa_record_t *rec, sa_record_t *r,
+                                const char **why)
+{
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    *r = *rec;
+    if (r->version == 0) {
+        r->version = expected + 1;
+    }
+    else if (r->version <= expected) {
+        *why = "an update must move the version forward";
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t sa_store_direct_load(sa_store_t *s, apr_pool_t *p,
+                                  const char *id, apr_time_t now,
+                                  sa_record_t *rec, const char **why)
 {
     *why = NULL;
     SA_CHECK_ID(id, why);
     return s->provider->load(s->ctx, p, id, now, rec, why);
 }
 
-apr_status_t sa_store_insert(sa_store_t *s, apr_pool_t *p, const char *id,
-                             const sa_record_t *rec, const char **why)
+apr_status_t sa_store_direct_insert(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, const sa_record_t *rec,
+                                    const char **why)
 {
-    sa_record_t r = *rec;
+    sa_record_t r;
+    apr_status_t rv = insert_args(id, rec, &r, why);
 
-    *why = NULL;
-    SA_CHECK_ID(id, why);
-    if (r.version == 0) {
-        r.version = 1;
-    }
-    else if (r.version < 0) {
-        *why = "a record's version must be positive";
-        return APR_EINVAL;
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     return s->provider->insert(s->ctx, p, id, &r, why);
 }
 
-apr_status_t sa_store_update(sa_store_t *s, apr_pool_t *p, const char *id,
-                             apr_int64_t expected, const sa_record_t *rec,
-                             const char **why)
+apr_status_t sa_store_direct_update(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, apr_int64_t expected,
+                                    const sa_record_t *rec, const char **why)
 {
-    sa_record_t r = *rec;
+    sa_record_t r;
+    apr_status_t rv = update_args(id, expected, rec, &r, why);
 
-    *why = NULL;
-    SA_CHECK_ID(id, why);
-    if (r.version == 0) {
-        r.version = expected + 1;
-    }
-    else if (r.version <= expected) {
-        *why = "an update must move the version forward";
-        return APR_EINVAL;
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     return s->provider->update(s->ctx, p, id, expected, &r, why);
 }
 
-apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
-                             const char **why)
+apr_status_t sa_store_direct_remove(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, const char **why)
 {
     *why = NULL;
     SA_CHECK_ID(id, why);
     return s->provider->remove(s->ctx, p, id, why);
 }
 
-apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
-                            int max, int *removed, const char **why)
+apr_status_t sa_store_direct_purge(sa_store_t *s, apr_pool_t *p,
+                                   apr_time_t now, int max, int *removed,
+                                   const char **why)
 {
     *why = NULL;
     *removed = 0;
     return s->provider->purge(s->ctx, p, now, max, removed, why);
 }
 
-apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
-                                  sa_write_t *w, int n, const char **why)
+/* The same checks in front of the buffer: it reads an id's SA_ID_LEN
+ * bytes, and keeps the versions it is given. */
+apr_status_t sa_store_load(sa_store_t *s, apr_pool_t *p, const char *id,
+                           apr_time_t now, sa_record_t *rec, const char **why)
+{
+    if (s->buffer == NULL) {
+        return sa_store_direct_load(s, p, id, now, rec, why);
+    }
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    return sa_buffer_load(s->buffer, s, p, id, now, rec, why);
+}
+
+apr_status_t sa_store_insert(sa_store_t *s, apr_pool_t *p, const char *id,
+                             const sa_record_t *rec, const char **why)
+{
+    sa_record_t r;
+    apr_status_t rv;
+
+    if (s->buffer == NULL) {
+        return sa_store_direct_insert(s, p, id, rec, why);
+    }
+    if ((rv = insert_args(id, rec, &r, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return sa_buffer_insert(s->buffer, s, p, id, &r, why);
+}
+
+apr_status_t sa_store_update(sa_store_t *s, apr_pool_t *p, const char *id,
+                             apr_int64_t expected, const sa_record_t *rec,
+                             const char **why)
+{
+    sa_record_t r;
+    apr_status_t rv;
+
+    if (s->buffer == NULL) {
+        return sa_store_direct_update(s, p, id, expected, rec, why);
+    }
+    if ((rv = update_args(id, expected, rec, &r, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return sa_buffer_update(s->buffer, s, p, id, expected, &r, why);
+}
+
+apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
+                             const char **why)
+{
+    if (s->buffer == NULL) {
+        return sa_store_direct_remove(s, p, id, why);
+    }
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    return sa_buffer_remove(s->buffer, s, p, id, why);
+}
+
+apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
+                            int max, int *removed, const char **why)
+{
+    if (s->buffer == NULL) {
+        return sa_store_direct_purge(s, p, now, max, removed, why);
+    }
+    *why = NULL;
+    *removed = 0;
+    return sa_buffer_purge(s->buffer, s, p, now, max, removed, why);
+}
+
+apr_status_t sa_store_direct_write_batch(sa_store_t *s, apr_pool_t *p,
+                                         sa_write_t *w, int n,
+                                         const char **why)
 {
     int i;
 

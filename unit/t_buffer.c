@@ -40,10 +40,13 @@ static sa_store_t *open_inner(apr_pool_t *p, const char *spec)
 /* The buffer's lock, for the children of the tests that fork. */
 static apr_global_mutex_t *last_lock;
 
+/* A second handle on inner (same provider and connection) with a buffer
+ * in front of it: the tests look behind the buffer through inner. */
 static sa_store_t *open_buffered(apr_pool_t *p, sa_store_t *inner,
                                  apr_size_t bytes)
 {
     sa_buffer_t *b = NULL;
+    sa_store_t *bs;
     const char *why = NULL;
 
     if (apr_global_mutex_create(&last_lock, NULL, APR_LOCK_DEFAULT, p)
@@ -52,7 +55,9 @@ static sa_store_t *open_buffered(apr_pool_t *p, sa_store_t *inner,
         diag("cannot create the buffer: %s", why ? why : "mutex");
         return NULL;
     }
-    return sa_buffer_store(p, b, inner);
+    bs = apr_pmemdup(p, inner, sizeof(*inner));
+    sa_buffer_attach(bs, b);
+    return bs;
 }
 
 /* An inner store that passes everything to a real one, except that its
@@ -143,7 +148,7 @@ static apr_status_t gate_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
     default:
         break;
     }
-    return sa_store_write_batch(g->real, p, w, n, why);
+    return sa_store_direct_write_batch(g->real, p, w, n, why);
 }
 
 static const sa_store_provider_t gate_provider = {
@@ -186,7 +191,7 @@ static void test_write_back(apr_pool_t *p, sa_store_t *inner)
     is_int(sa_store_insert(bs, p, id, &r, &why), APR_SUCCESS, "insert");
     is_int(sa_store_load(inner, p, id, now, &got, &why), APR_NOTFOUND,
            "the inner store has not seen it yet");
-    sa_buffer_stats(sa_buffer_of(bs), &st);
+    sa_buffer_stats(bs->buffer, &st);
     is_int(st.dirty, 1, "one changed session in the buffer");
     flush_all(bs, p, "after insert");
     ok(sa_store_load(inner, p, id, now, &got, &why) == APR_SUCCESS
@@ -237,7 +242,7 @@ static void test_eviction(apr_pool_t *p, sa_store_t *inner)
     sa_buffer_stats_t st;
     int i, v, all = 1;
 
-    sa_buffer_stats(sa_buffer_of(bs), &st);
+    sa_buffer_stats(bs->buffer, &st);
     ok(st.entries < N / 4, "a buffer of %u sessions for %d", st.entries, N);
     for (i = 0; i < N; i++) {
         sa_record_t r = rec_of(apr_psprintf(p, "n=%d", i), now + HOUR);
@@ -266,7 +271,7 @@ static void test_eviction(apr_pool_t *p, sa_store_t *inner)
         }
     }
     ok(all, "every one reads back, at its version");
-    sa_buffer_stats(sa_buffer_of(bs), &st);
+    sa_buffer_stats(bs->buffer, &st);
     ok(st.evictions > 0, "%" APR_UINT64_T_FMT " evictions",
        st.evictions);
 
@@ -353,7 +358,7 @@ static void test_failing_inner(apr_pool_t *p, const char *dir)
        "failing: the flush says why (%s)", why ? why : "");
     {
         sa_buffer_stats_t st;
-        sa_buffer_stats(sa_buffer_of(bs), &st);
+        sa_buffer_stats(bs->buffer, &st);
         is_int(st.dirty, accepted, "failing: every accepted write still "
                "waits in the buffer");
     }
@@ -431,7 +436,7 @@ static void flushed_after_death(sa_store_t *bs, sa_store_t *real,
     flush_all(bs, p, apr_pstrcat(p, label, ": the next flush", (char *)NULL));
     ok(has_version(real, p, id, 3, r.data), "%s: its session reached the "
        "inner store at the latest version", label);
-    sa_buffer_stats(sa_buffer_of(bs), &st);
+    sa_buffer_stats(bs->buffer, &st);
     is_int(st.taken_over, taken, "%s: %d taken over so far", label, taken);
 }
 

@@ -230,7 +230,8 @@ static sa_store_t *buffered(apr_pool_t *p, sa_store_t *inner)
     else if (getpid() != shared_buffer_pid) {
         apr_global_mutex_child_init(&shared_buffer_lock, NULL, p);
     }
-    return sa_buffer_store(p, shared_buffer, inner);
+    sa_buffer_attach(inner, shared_buffer);
+    return inner;
 }
 
 static sa_store_t *open_store(apr_pool_t *p, const char *spec,
