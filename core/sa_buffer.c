@@ -55,6 +55,7 @@
  * hangs, or to a dead one whose pid was given to another process. */
 #define SB_MARK_STALE   apr_time_from_sec(300)
 #define SB_PIDS_SEEN    8               /* flushers' pids checked per scan */
+#define SB_HELD_WAIT    apr_time_from_msec(10) /* for others' batches */
 
 enum {
     SB_DIRTY = 1,       /* changed since the inner store last saw it */
@@ -1000,12 +1001,25 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
         *left = (int)b->h->dirty;
         waiting = b->h->dirty - b->h->flushing;
         unlock(b);
+        if (rv != APR_SUCCESS || *left == 0) {
+            return rv;
+        }
+        if (waiting == 0) {
+            /* Only what other flushers hold: until the deadline, see them
+             * finish, or die and leave it to the next batch here (at a
+             * stop, every child flushes at once, and the last one out
+             * writes what a killed one held). */
+            apr_interval_time_t rest = deadline - apr_time_now();
+            if (rest > 0) {
+                apr_sleep(rest < SB_HELD_WAIT ? rest : SB_HELD_WAIT);
+            }
+            continue;
+        }
         /* One pass over the table: what changes meanwhile waits for the
          * next flush, rather than keeping this one busy forever; unless a
          * quarter of the table is waiting, when requests would soon find
          * it full and write sessions themselves: then until the deadline. */
-        if (rv != APR_SUCCESS || waiting == 0
-            || (total >= b->h->nentries && waiting < b->h->nentries / 4)) {
+        if (total >= b->h->nentries && waiting < b->h->nentries / 4) {
             return rv;
         }
     }

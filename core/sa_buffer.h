@@ -78,11 +78,13 @@ apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
 /* Flushes batches of `batch` in one pass over the table (more while a
  * quarter of it waits to be written), stopping early when nothing is left
  * to write, on an error, or at the deadline: no batch starts after it, so
- * the flush ends by the deadline plus one batch's time. *left says how
- * many changed sessions the inner store still lacks (changed again
- * meanwhile, or being written by another process, which may yet fail). A
- * flusher that died mid-batch leaves its sessions marked; a flush takes
- * them over (sa_buffer_stats_t.taken_over counts them). */
+ * the flush ends by the deadline plus one batch's time. While only
+ * sessions other flushers hold are left, it waits for them until the
+ * deadline. *left says how many changed sessions the inner store still
+ * lacks (changed again meanwhile, or still held by another process's
+ * batch, which may yet fail). A flusher that died mid-batch leaves its
+ * sessions marked; a flush takes them over (sa_buffer_stats_t.taken_over
+ * counts them). */
 apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why);

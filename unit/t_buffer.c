@@ -13,6 +13,7 @@
 
 #include "apr_general.h"
 #include "apr_strings.h"
+#include "apr_thread_proc.h"
 #include "sa_id.h"
 #include "sa_store.h"
 #include "sa_buffer.h"
@@ -480,6 +481,69 @@ static void test_dead_flusher(apr_pool_t *p, sa_store_t *real)
     close(fds[1]);
 }
 
+/* Kills a flusher, after a while, and reaps it, as httpd's parent does. */
+typedef struct {
+    pid_t pid;
+    int status;
+} reaper_t;
+
+static void *APR_THREAD_FUNC kill_later(apr_thread_t *t, void *data)
+{
+    reaper_t *r = data;
+
+    apr_sleep(apr_time_from_msec(100));
+    kill(r->pid, SIGKILL);
+    if (waitpid(r->pid, &r->status, 0) != r->pid) {
+        r->status = -1;
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* A flush that finds only sessions another flusher holds waits for it
+ * (at a stop every child flushes at once): when that one is killed, the
+ * waiting flush takes its session over and writes it. */
+static void test_waits_for_held(apr_pool_t *p, sa_store_t *real)
+{
+    gate_t g = { real, GATE_PASS, -1 };
+    sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
+    const char *id = new_id(p), *why = NULL;
+    int fds[2], written = -1, left = -1;
+    reaper_t reaper = { 0, 0 };
+    apr_thread_t *t = NULL;
+    apr_status_t trv;
+    apr_time_t start;
+    char c;
+
+    if (!ok(pipe(fds) == 0, "waiting flush: pipe")) {
+        return;
+    }
+    g.in_batch = fds[1];
+    written_then_changed(bs, p, id, "c", "waiting flush");
+    reaper.pid = fork_flusher(p, bs, &g, GATE_BLOCK);
+    ok(reaper.pid > 0 && read(fds[0], &c, 1) == 1,
+       "waiting flush: the other flusher is in its batch");
+    if (!ok(apr_thread_create(&t, NULL, kill_later, &reaper, p)
+            == APR_SUCCESS, "waiting flush: a thread kills it later")) {
+        kill(reaper.pid, SIGKILL);
+        waitpid(reaper.pid, NULL, 0);
+        return;
+    }
+    start = apr_time_now();
+    sa_buffer_flush_all(bs, p, 100, start + apr_time_from_sec(20), &written,
+                        &left, &why);
+    ok(written == 1 && left == 0 && apr_time_now() - start
+       < apr_time_from_sec(20), "waiting flush: took the killed one's "
+       "session over in the same call (%d written, %d left)", written,
+       left);
+    apr_thread_join(&trv, t);
+    ok(WIFSIGNALED(reaper.status), "waiting flush: the other was killed");
+    ok(has_version(real, p, id, 2, "c=2"),
+       "waiting flush: the session reached the inner store");
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* A flush stops starting batches at its deadline (httpd kills an exiting
  * child a few seconds after stop), and says how many are left. */
 static void test_deadline(apr_pool_t *p, sa_store_t *real)
@@ -531,6 +595,7 @@ int main(void)
     test_eviction(p, sqlite);
     test_drift(p, sqlite);
     test_dead_flusher(p, sqlite);
+    test_waits_for_held(p, sqlite);
     test_deadline(p, sqlite);
     if (mkdir(apr_pstrcat(p, dir, "/gone", (char *)NULL), 0700) != 0) {
         ok(0, "mkdir %s/gone", dir);
