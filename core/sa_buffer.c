@@ -80,9 +80,10 @@ typedef struct {
     apr_int64_t stored;         /* the inner store's: 0 none, -1 unknown */
     apr_int64_t flushing;       /* the version a flusher is writing */
     apr_time_t expiry;
-    apr_uint64_t batch;         /* the marking batch's number */
     apr_time_t marked;          /* when, on the monotonic clock */
-    pid_t holder;               /* by which process */
+    apr_uint32_t batch;         /* by which batch (wraps: only live marks
+                                   need telling apart) */
+    pid_t holder;               /* in which process */
 } sb_entry_t;
 
 typedef struct {
@@ -91,7 +92,7 @@ typedef struct {
     apr_uint32_t free_entry, free_chunk, chunks_free;
     apr_uint32_t used, dirty, flushing, hand, flush_hand;
     apr_uint64_t hits, misses, evictions, flushed, taken_over;
-    apr_uint64_t batches;       /* the last batch number given */
+    apr_uint32_t batches;       /* the last batch number given */
 } sb_header_t;
 
 struct sa_buffer_t {
@@ -715,7 +716,7 @@ static int process_gone(sb_pids_t *seen, pid_t pid)
 static void take_over(sa_buffer_t *b, sb_entry_t *e, apr_time_t mono,
                       sb_pids_t *seen)
 {
-    if (mono - e->marked <= SB_MARK_STALE && mono >= e->marked
+    if (mono - e->marked <= SB_MARK_STALE
         && !process_gone(seen, e->holder)) {
         return;
     }
@@ -727,7 +728,7 @@ static void take_over(sa_buffer_t *b, sb_entry_t *e, apr_time_t mono,
 /* Under the lock: marks up to max dirty entries as being flushed and
  * copies out what to write; *batch is the marks' number. */
 static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
-                   sb_flush_t *f, apr_uint32_t *scanned, apr_uint64_t *batch)
+                   sb_flush_t *f, apr_uint32_t *scanned, apr_uint32_t *batch)
 {
     apr_uint32_t steps;
     apr_time_t mono = mono_now();
@@ -789,7 +790,7 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
 }
 
 /* Under the lock: whether entry i still carries the mark of batch. */
-static int still_marked(sa_buffer_t *b, apr_uint32_t i, apr_uint64_t batch)
+static int still_marked(sa_buffer_t *b, apr_uint32_t i, apr_uint32_t batch)
 {
     const sb_entry_t *e = ENTRY(b, i);
 
@@ -803,7 +804,7 @@ static int still_marked(sa_buffer_t *b, apr_uint32_t i, apr_uint64_t batch)
  * then what is there may be newer than what this batch holds. */
 static apr_status_t overwrite(sa_buffer_t *b, sa_store_t *inner,
                               apr_pool_t *p, sb_flush_t *f, int n,
-                              apr_uint64_t batch, const char **why)
+                              apr_uint32_t batch, const char **why)
 {
     sa_write_t *w;
     int i, k = 0;
@@ -854,7 +855,7 @@ static apr_status_t flush_batch(sa_buffer_t *b, sa_store_t *inner,
 {
     sb_flush_t *f;
     apr_status_t rv, wrv;
-    apr_uint64_t batch;
+    apr_uint32_t batch;
     int n, i, lost = 0;
     sa_write_t *w;
 
