@@ -21,7 +21,8 @@
  *    to. A flusher that dies mid-batch (crash, OOM kill, kill -9, httpd's
  *    SIGKILL at stop) cannot release its marks, so the next flush takes
  *    over marks whose process is gone, or that are held far longer than any
- *    batch takes (SB_MARK_STALE: a pid reused by now, or a hung flusher).
+ *    batch takes (SB_MARK_STALE by default: a pid reused by now, or a hung
+ *    flusher).
  *    A flusher releases only marks still carrying its batch's number, so a
  *    batch taken over under its feet changes nothing when it ends.
  *  - A removed session stays as a tombstone until its removal is flushed,
@@ -93,6 +94,7 @@ typedef struct {
     apr_uint32_t used, dirty, flushing, hand, flush_hand;
     apr_uint64_t hits, misses, evictions, flushed, taken_over;
     apr_uint32_t batches;       /* the last batch number given */
+    apr_interval_time_t mark_limit; /* a mark older than this is stale */
 } sb_header_t;
 
 struct sa_buffer_t {
@@ -157,6 +159,7 @@ apr_status_t sa_buffer_create(apr_pool_t *p, apr_size_t bytes,
     }
     b->h->free_entry = 1;
     b->h->free_chunk = 1;
+    b->h->mark_limit = SB_MARK_STALE;
     *out = b;
     return APR_SUCCESS;
 }
@@ -716,7 +719,7 @@ static int process_gone(sb_pids_t *seen, pid_t pid)
 static void take_over(sa_buffer_t *b, sb_entry_t *e, apr_time_t mono,
                       sb_pids_t *seen)
 {
-    if (mono - e->marked <= SB_MARK_STALE
+    if (mono - e->marked <= b->h->mark_limit
         && !process_gone(seen, e->holder)) {
         return;
     }
@@ -1024,6 +1027,11 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
             return rv;
         }
     }
+}
+
+void sa_buffer_mark_limit(sa_buffer_t *b, apr_interval_time_t limit)
+{
+    b->h->mark_limit = limit;
 }
 
 void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st)

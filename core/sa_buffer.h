@@ -89,6 +89,11 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why);
 
+/* How long a flusher may hold a session before another flush takes it
+ * over as if the flusher were dead (5 minutes unless set: far longer than
+ * any batch takes). For every process sharing b. */
+void sa_buffer_mark_limit(sa_buffer_t *b, apr_interval_time_t limit);
+
 void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st);
 
 #endif

@@ -421,11 +421,10 @@ static void written_then_changed(sa_store_t *bs, apr_pool_t *p,
 }
 
 /* After its flusher died: the session takes version 3, the next flush
- * writes it, and the buffer counts `taken` sessions taken over so far. */
+ * writes it, and the buffer counts it as taken over. */
 static void flushed_after_death(sa_store_t *bs, sa_store_t *real,
                                 apr_pool_t *p, const char *id,
-                                const char *key, const char *label,
-                                int taken)
+                                const char *key, const char *label)
 {
     sa_record_t r = rec_of(apr_pstrcat(p, key, "=3", (char *)NULL),
                            apr_time_now() + HOUR);
@@ -438,65 +437,140 @@ static void flushed_after_death(sa_store_t *bs, sa_store_t *real,
     ok(has_version(real, p, id, 3, r.data), "%s: its session reached the "
        "inner store at the latest version", label);
     sa_buffer_stats(bs->buffer, &st);
-    is_int(st.taken_over, taken, "%s: %d taken over so far", label, taken);
+    is_int(st.taken_over, 1, "%s: counted as taken over", label);
 }
 
-/* A flusher that dies in its batch (crash, OOM kill, kill -9, httpd's
- * SIGKILL at stop) leaves its sessions marked as being written: the next
- * flush takes them over, and until then they count as left. */
+/* A buffer in front of real, one session (data "<key>=2") in it, and a
+ * forked flusher blocked in the batch that writes it, alive until killed. */
+typedef struct {
+    gate_t g;
+    sa_store_t *bs;
+    const char *id;
+    pid_t pid;
+    int fds[2];                 /* the flusher says it is in its batch */
+} blocked_t;
+
+static int start_blocked(apr_pool_t *p, sa_store_t *real, blocked_t *bl,
+                         const char *key, const char *label)
+{
+    char c;
+
+    bl->g.real = real;
+    bl->g.mode = GATE_PASS;
+    bl->g.in_batch = bl->fds[0] = bl->fds[1] = -1;
+    bl->bs = open_buffered(p, gate_store(p, &bl->g), 1024 * 1024);
+    bl->id = new_id(p);
+    bl->pid = 0;
+    if (!ok(pipe(bl->fds) == 0, "%s: pipe", label)) {
+        return 0;
+    }
+    bl->g.in_batch = bl->fds[1];
+    written_then_changed(bl->bs, p, bl->id, key, label);
+    bl->pid = fork_flusher(p, bl->bs, &bl->g, GATE_BLOCK);
+    /* Only the flusher writes: if it ends without, the read sees EOF. */
+    close(bl->fds[1]);
+    bl->fds[1] = bl->g.in_batch = -1;
+    return ok(bl->pid > 0 && read(bl->fds[0], &c, 1) == 1,
+              "%s: a flusher is in its batch", label);
+}
+
+/* SIGKILLs the blocked flusher, reaps it as httpd's parent does, and says
+ * whether it died of that. */
+static int kill_blocked(blocked_t *bl)
+{
+    int status = 0;
+
+    if (bl->fds[0] >= 0) {
+        close(bl->fds[0]);
+    }
+    if (bl->fds[1] >= 0) {
+        close(bl->fds[1]);
+    }
+    if (bl->pid <= 0) {
+        return 0;
+    }
+    kill(bl->pid, SIGKILL);
+    return waitpid(bl->pid, &status, 0) == bl->pid && WIFSIGNALED(status)
+           && WTERMSIG(status) == SIGKILL;
+}
+
+/* A flusher that dies in its batch (crash, OOM kill, kill -9) leaves its
+ * session marked as being written: the next flush takes it over. */
 static void test_dead_flusher(apr_pool_t *p, sa_store_t *real)
 {
     gate_t g = { real, GATE_PASS, -1 };
     sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
-    const char *id = new_id(p), *id2 = new_id(p), *why = NULL;
-    int status = 0, fds[2], written = -1, left = -1;
-    char c;
+    const char *id = new_id(p);
+    int status = 0;
     pid_t pid;
 
-    /* Dies (_exit) in the middle of its batch. */
     written_then_changed(bs, p, id, "a", "dead flusher");
     pid = fork_flusher(p, bs, &g, GATE_DIE);
     ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
        && WEXITSTATUS(status) == GATE_DIED, "dead flusher: died mid-batch");
-    flushed_after_death(bs, real, p, id, "a", "dead flusher", 1);
-
-    /* Blocks in its batch until SIGKILLed, as httpd kills a child at stop. */
-    if (!ok(pipe(fds) == 0, "killed flusher: pipe")) {
-        return;
-    }
-    g.in_batch = fds[1];
-    written_then_changed(bs, p, id2, "b", "killed flusher");
-    pid = fork_flusher(p, bs, &g, GATE_BLOCK);
-    ok(pid > 0 && read(fds[0], &c, 1) == 1, "killed flusher: in its batch");
-    sa_buffer_flush_all(bs, p, 100, apr_time_now() + apr_time_from_msec(200),
-                        &written, &left, &why);
-    is_int(left, 1, "killed flusher: the session it holds counts as left");
-    ok(has_version(real, p, id2, 1, "b=1"),
-       "killed flusher: a live flusher's session is not written by another");
-    kill(pid, SIGKILL);
-    ok(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status)
-       && WTERMSIG(status) == SIGKILL, "killed flusher: SIGKILLed");
-    flushed_after_death(bs, real, p, id2, "b", "killed flusher", 2);
-    close(fds[0]);
-    close(fds[1]);
+    flushed_after_death(bs, real, p, id, "a", "dead flusher");
 }
 
-/* Kills a flusher, after a while, and reaps it, as httpd's parent does. */
-typedef struct {
-    pid_t pid;
-    int status;
-} reaper_t;
+/* One SIGKILLed while it blocks in its batch, as httpd kills a child still
+ * flushing at stop: until then its session counts as left and no one else
+ * writes it; after, the next flush does. */
+static void test_killed_flusher(apr_pool_t *p, sa_store_t *real)
+{
+    blocked_t bl;
+    int written = -1, left = -1;
+    const char *why = NULL;
+
+    if (!start_blocked(p, real, &bl, "b", "killed flusher")) {
+        kill_blocked(&bl);
+        return;
+    }
+    sa_buffer_flush_all(bl.bs, p, 100, apr_time_now()
+                        + apr_time_from_msec(200), &written, &left, &why);
+    is_int(left, 1, "killed flusher: the session it holds counts as left");
+    ok(has_version(real, p, bl.id, 1, "b=1"),
+       "killed flusher: a live flusher's session is not written by another");
+    ok(kill_blocked(&bl), "killed flusher: SIGKILLed");
+    flushed_after_death(bl.bs, real, p, bl.id, "b", "killed flusher");
+}
+
+/* One that hangs in its batch longer than the mark limit is taken over as
+ * if dead (a dead flusher's pid reused by another process looks alive). */
+static void test_hung_flusher(apr_pool_t *p, sa_store_t *real)
+{
+    blocked_t bl;
+    int written = -1, left = -1;
+    const char *why = NULL;
+    sa_buffer_stats_t st;
+
+    if (!start_blocked(p, real, &bl, "h", "hung flusher")) {
+        kill_blocked(&bl);
+        return;
+    }
+    sa_buffer_flush_all(bl.bs, p, 100, apr_time_now()
+                        + apr_time_from_msec(50), &written, &left, &why);
+    ok(written == 0 && left == 1, "hung flusher: alive within the limit, "
+       "its session is left alone (%d written, %d left)", written, left);
+    sa_buffer_mark_limit(bl.bs->buffer, apr_time_from_msec(100));
+    apr_sleep(apr_time_from_msec(150));
+    sa_buffer_flush_all(bl.bs, p, 100, apr_time_now()
+                        + apr_time_from_sec(20), &written, &left, &why);
+    ok(written == 1 && left == 0, "hung flusher: past the limit, taken over "
+       "(%d written, %d left)", written, left);
+    ok(has_version(real, p, bl.id, 2, "h=2"),
+       "hung flusher: the session reached the inner store");
+    sa_buffer_stats(bl.bs->buffer, &st);
+    is_int(st.taken_over, 1, "hung flusher: counted as taken over");
+    kill_blocked(&bl);
+}
 
 static void *APR_THREAD_FUNC kill_later(apr_thread_t *t, void *data)
 {
-    reaper_t *r = data;
+    blocked_t *bl = data;
+    int killed;
 
     apr_sleep(apr_time_from_msec(100));
-    kill(r->pid, SIGKILL);
-    if (waitpid(r->pid, &r->status, 0) != r->pid) {
-        r->status = -1;
-    }
-    apr_thread_exit(t, APR_SUCCESS);
+    killed = kill_blocked(bl);
+    apr_thread_exit(t, killed ? APR_SUCCESS : APR_EGENERAL);
     return NULL;
 }
 
@@ -505,43 +579,33 @@ static void *APR_THREAD_FUNC kill_later(apr_thread_t *t, void *data)
  * waiting flush takes its session over and writes it. */
 static void test_waits_for_held(apr_pool_t *p, sa_store_t *real)
 {
-    gate_t g = { real, GATE_PASS, -1 };
-    sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
-    const char *id = new_id(p), *why = NULL;
-    int fds[2], written = -1, left = -1;
-    reaper_t reaper = { 0, 0 };
+    blocked_t bl;
+    int written = -1, left = -1;
+    const char *why = NULL;
     apr_thread_t *t = NULL;
-    apr_status_t trv;
+    apr_status_t trv = APR_EGENERAL;
     apr_time_t start;
-    char c;
 
-    if (!ok(pipe(fds) == 0, "waiting flush: pipe")) {
+    if (!start_blocked(p, real, &bl, "c", "waiting flush")) {
+        kill_blocked(&bl);
         return;
     }
-    g.in_batch = fds[1];
-    written_then_changed(bs, p, id, "c", "waiting flush");
-    reaper.pid = fork_flusher(p, bs, &g, GATE_BLOCK);
-    ok(reaper.pid > 0 && read(fds[0], &c, 1) == 1,
-       "waiting flush: the other flusher is in its batch");
-    if (!ok(apr_thread_create(&t, NULL, kill_later, &reaper, p)
-            == APR_SUCCESS, "waiting flush: a thread kills it later")) {
-        kill(reaper.pid, SIGKILL);
-        waitpid(reaper.pid, NULL, 0);
+    if (!ok(apr_thread_create(&t, NULL, kill_later, &bl, p) == APR_SUCCESS,
+            "waiting flush: a thread kills the other later")) {
+        kill_blocked(&bl);
         return;
     }
     start = apr_time_now();
-    sa_buffer_flush_all(bs, p, 100, start + apr_time_from_sec(20), &written,
-                        &left, &why);
+    sa_buffer_flush_all(bl.bs, p, 100, start + apr_time_from_sec(20),
+                        &written, &left, &why);
     ok(written == 1 && left == 0 && apr_time_now() - start
        < apr_time_from_sec(20), "waiting flush: took the killed one's "
        "session over in the same call (%d written, %d left)", written,
        left);
     apr_thread_join(&trv, t);
-    ok(WIFSIGNALED(reaper.status), "waiting flush: the other was killed");
-    ok(has_version(real, p, id, 2, "c=2"),
+    is_int(trv, APR_SUCCESS, "waiting flush: the other was SIGKILLed");
+    ok(has_version(real, p, bl.id, 2, "c=2"),
        "waiting flush: the session reached the inner store");
-    close(fds[0]);
-    close(fds[1]);
 }
 
 /* A flush stops starting batches at its deadline (httpd kills an exiting
@@ -595,7 +659,9 @@ int main(void)
     test_eviction(p, sqlite);
     test_drift(p, sqlite);
     test_dead_flusher(p, sqlite);
+    test_killed_flusher(p, sqlite);
     test_waits_for_held(p, sqlite);
+    test_hung_flusher(p, sqlite);
     test_deadline(p, sqlite);
     if (mkdir(apr_pstrcat(p, dir, "/gone", (char *)NULL), 0700) != 0) {
         ok(0, "mkdir %s/gone", dir);
