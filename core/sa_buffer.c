@@ -17,17 +17,30 @@
  *  - A flusher marks the entries it writes; no one else flushes, evicts or
  *    frees them until it is done. A session changed during its flush stays
  *    dirty for the next one.
+ *  - A mark says who holds it (pid), since when, and which batch it belongs
+ *    to. A flusher that dies mid-batch (crash, OOM kill, kill -9, httpd's
+ *    SIGKILL at stop) cannot release its marks, so the next flush takes
+ *    over marks whose process is gone, or that are held far longer than any
+ *    batch takes (SB_MARK_STALE by default: a pid reused by now, or a hung
+ *    flusher).
+ *    A flusher releases only marks still carrying its batch's number, so a
+ *    batch taken over under its feet changes nothing when it ends.
  *  - A removed session stays as a tombstone until its removal is flushed,
  *    so no load can find the inner store's older copy.
  */
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "apr_strings.h"
 #include "sa_id.h"
 #include "sa_buffer.h"
 #include "sa_mutex.h"
 
-#define SB_MAGIC        0x53414231u     /* "SAB1" */
+#define SB_MAGIC        0x53414232u     /* "SAB2": marks say who, when */
 #define SB_CHUNK_DATA   248
 #define SB_FILL_TRIES   5
 #define SB_FLUSH_FOR_ROOM 4             /* by a request that finds it full:
@@ -36,6 +49,14 @@
 #define SB_ROOM_TRIES   64              /* scans and flushes before "full" */
 #define SB_ROOM_WAIT    1000            /* us, while others flush */
 #define SB_NONE         0u              /* indices are stored + 1 */
+/* A batch is one call into the inner store: SQLite waits at most its busy
+ * timeout (5 s) per statement and commits a batch of hundreds of rows in
+ * well under a second; a file store writes each session once. No live
+ * flusher holds a mark for minutes: one that old belongs to a process that
+ * hangs, or to a dead one whose pid was given to another process. */
+#define SB_MARK_STALE   apr_time_from_sec(300)
+#define SB_PIDS_SEEN    8               /* flushers' pids checked per scan */
+#define SB_HELD_WAIT    apr_time_from_msec(10) /* for others' batches */
 
 enum {
     SB_DIRTY = 1,       /* changed since the inner store last saw it */
@@ -60,6 +81,10 @@ typedef struct {
     apr_int64_t stored;         /* the inner store's: 0 none, -1 unknown */
     apr_int64_t flushing;       /* the version a flusher is writing */
     apr_time_t expiry;
+    apr_time_t marked;          /* when, on the monotonic clock */
+    apr_uint32_t batch;         /* by which batch (wraps: only live marks
+                                   need telling apart) */
+    pid_t holder;               /* in which process */
 } sb_entry_t;
 
 typedef struct {
@@ -67,7 +92,9 @@ typedef struct {
     apr_uint32_t nbuckets, nentries, nchunks;
     apr_uint32_t free_entry, free_chunk, chunks_free;
     apr_uint32_t used, dirty, flushing, hand, flush_hand;
-    apr_uint64_t hits, misses, evictions, flushed;
+    apr_uint64_t hits, misses, evictions, flushed, taken_over;
+    apr_uint32_t batches;       /* the last batch number given */
+    apr_interval_time_t mark_limit; /* a mark older than this is stale */
 } sb_header_t;
 
 struct sa_buffer_t {
@@ -80,11 +107,6 @@ struct sa_buffer_t {
     sb_entry_t *entries;
     sb_chunk_t *chunks;
 };
-
-typedef struct {
-    sa_buffer_t *b;
-    sa_store_t *inner;
-} sb_store_t;
 
 #define ENTRY(b, i) (&(b)->entries[(i) - 1])
 #define CHUNK(b, i) (&(b)->chunks[(i) - 1])
@@ -137,6 +159,7 @@ apr_status_t sa_buffer_create(apr_pool_t *p, apr_size_t bytes,
     }
     b->h->free_entry = 1;
     b->h->free_chunk = 1;
+    b->h->mark_limit = SB_MARK_STALE;
     *out = b;
     return APR_SUCCESS;
 }
@@ -365,12 +388,12 @@ static apr_status_t read_entry(sa_buffer_t *b, apr_uint32_t i, apr_pool_t *p,
 /* Reads id from the inner store into the table (unless a racing eviction
  * makes that unsafe, or there is no room). Called and returns unlocked.
  * APR_EAGAIN: the table changed meanwhile, look again. */
-static apr_status_t fill(sb_store_t *c, apr_pool_t *p, const char *id,
-                         apr_uint32_t bucket, apr_uint32_t ticket,
-                         apr_time_t now, sa_record_t *rec, const char **why)
+static apr_status_t fill(sa_buffer_t *b, sa_store_t *inner, apr_pool_t *p,
+                         const char *id, apr_uint32_t bucket,
+                         apr_uint32_t ticket, apr_time_t now,
+                         sa_record_t *rec, const char **why)
 {
-    sa_buffer_t *b = c->b;
-    apr_status_t rv = sa_store_load(c->inner, p, id, now, rec, why);
+    apr_status_t rv = sa_store_direct_load(inner, p, id, now, rec, why);
 
     if (rv != APR_SUCCESS) {
         return rv;
@@ -394,12 +417,10 @@ static apr_status_t fill(sb_store_t *c, apr_pool_t *p, const char *id,
     return rv;
 }
 
-static apr_status_t buffer_load(void *ctx, apr_pool_t *p, const char *id,
-                                apr_time_t now, sa_record_t *rec,
-                                const char **why)
+apr_status_t sa_buffer_load(sa_buffer_t *b, sa_store_t *inner, apr_pool_t *p,
+                            const char *id, apr_time_t now, sa_record_t *rec,
+                            const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t bucket = bucket_of(b, id);
     int tries;
 
@@ -420,7 +441,7 @@ static apr_status_t buffer_load(void *ctx, apr_pool_t *p, const char *id,
         b->h->misses++;
         ticket = b->seqs[bucket];
         unlock(b);
-        rv = fill(c, p, id, bucket, ticket, now, rec, why);
+        rv = fill(b, inner, p, id, bucket, ticket, now, rec, why);
         if (rv != APR_EAGAIN || tries == SB_FILL_TRIES) {
             /* After racing evictions this long, the inner store's answer
              * is a read as good as any: a later compare-and-set checks it. */
@@ -429,17 +450,16 @@ static apr_status_t buffer_load(void *ctx, apr_pool_t *p, const char *id,
     }
 }
 
-static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
-                                int *written, apr_uint32_t *scanned,
-                                const char **why);
+static apr_status_t flush_batch(sa_buffer_t *b, sa_store_t *inner,
+                                apr_pool_t *p, int max, int *written,
+                                apr_uint32_t *scanned, const char **why);
 
 /* Takes the lock with `entries` entries and `chunks` chunks free; when the
  * table is full of changed sessions, flushes some first. */
-static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
-                                   apr_uint32_t entries, apr_uint32_t chunks,
-                                   const char **why)
+static apr_status_t lock_with_room(sa_buffer_t *b, sa_store_t *inner,
+                                   apr_pool_t *p, apr_uint32_t entries,
+                                   apr_uint32_t chunks, const char **why)
 {
-    sa_buffer_t *b = c->b;
     int tries;
 
     for (tries = 0; tries < SB_ROOM_TRIES; tries++) {
@@ -454,7 +474,8 @@ static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
             return APR_SUCCESS;
         }
         unlock(b);
-        rv = flush_batch(c, p, SB_FLUSH_FOR_ROOM, &written, &scanned, why);
+        rv = flush_batch(b, inner, p, SB_FLUSH_FOR_ROOM, &written, &scanned,
+                         why);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -469,14 +490,14 @@ static apr_status_t lock_with_room(sb_store_t *c, apr_pool_t *p,
     return APR_ENOSPC;
 }
 
-static apr_status_t buffer_insert(void *ctx, apr_pool_t *p, const char *id,
-                                  const sa_record_t *rec, const char **why)
+apr_status_t sa_buffer_insert(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              const sa_record_t *rec, const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t bucket = bucket_of(b, id), i;
     sb_entry_t *e;
-    apr_status_t rv = lock_with_room(c, p, 1, chunks_for(rec->len), why);
+    apr_status_t rv = lock_with_room(b, inner, p, 1, chunks_for(rec->len),
+                                     why);
 
     if (rv != APR_SUCCESS) {
         return rv;
@@ -501,12 +522,11 @@ static apr_status_t buffer_insert(void *ctx, apr_pool_t *p, const char *id,
     return APR_SUCCESS;
 }
 
-static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
-                                  apr_int64_t expected, const sa_record_t *rec,
-                                  const char **why)
+apr_status_t sa_buffer_update(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              apr_int64_t expected, const sa_record_t *rec,
+                              const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t bucket = bucket_of(b, id);
     int tries;
 
@@ -531,7 +551,7 @@ static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
                               i)) {
                 apr_uint32_t need = chunks_for(rec->len) - chunks_for(e->len);
                 unlock(b);
-                rv = lock_with_room(c, p, 0, need, why);
+                rv = lock_with_room(b, inner, p, 0, need, why);
                 if (rv != APR_SUCCESS) {
                     return rv;
                 }
@@ -548,7 +568,8 @@ static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
         }
         ticket = b->seqs[bucket];
         unlock(b);
-        rv = fill(c, p, id, bucket, ticket, apr_time_now(), &cur, why);
+        rv = fill(b, inner, p, id, bucket, ticket, apr_time_now(), &cur,
+                  why);
         if (rv == APR_NOTFOUND) {
             return SA_ECONFLICT;
         }
@@ -566,14 +587,13 @@ static apr_status_t buffer_update(void *ctx, apr_pool_t *p, const char *id,
     return APR_EBUSY;
 }
 
-static apr_status_t buffer_remove(void *ctx, apr_pool_t *p, const char *id,
-                                  const char **why)
+apr_status_t sa_buffer_remove(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t bucket = bucket_of(b, id), i;
     sb_entry_t *e;
-    apr_status_t rv = lock_with_room(c, p, 1, 0, why);
+    apr_status_t rv = lock_with_room(b, inner, p, 1, 0, why);
 
     if (rv != APR_SUCCESS) {
         return rv;
@@ -594,11 +614,10 @@ static apr_status_t buffer_remove(void *ctx, apr_pool_t *p, const char *id,
 /* Sessions that expired before ever reaching the inner store go here and
  * count as purged; those in it are dropped (clean) or turned into
  * tombstones (changed), and the inner store purges its copies itself. */
-static apr_status_t buffer_purge(void *ctx, apr_pool_t *p, apr_time_t now,
-                                 int max, int *removed, const char **why)
+apr_status_t sa_buffer_purge(sa_buffer_t *b, sa_store_t *inner,
+                             apr_pool_t *p, apr_time_t now, int max,
+                             int *removed, const char **why)
 {
-    sb_store_t *c = ctx;
-    sa_buffer_t *b = c->b;
     apr_uint32_t i;
     int mine = 0, theirs = 0;
     apr_status_t rv = APR_SUCCESS;
@@ -634,91 +653,106 @@ static apr_status_t buffer_purge(void *ctx, apr_pool_t *p, apr_time_t now,
     }
     unlock(b);
     if (mine < max) {
-        rv = sa_store_purge(c->inner, p, now, max - mine, &theirs, why);
+        rv = sa_store_direct_purge(inner, p, now, max - mine, &theirs, why);
     }
     *removed = mine + theirs;
     return rv;
 }
 
-static apr_status_t buffer_setup(void *ctx, apr_pool_t *p,
-                                 const sa_store_env_t *env, const char **why)
+void sa_buffer_attach(sa_store_t *s, sa_buffer_t *b)
 {
-    sb_store_t *c = ctx;
-
-    return sa_store_setup(c->inner, p, env, why);
-}
-
-static apr_status_t buffer_child_init(void *ctx, apr_pool_t *p,
-                                      const sa_store_env_t *env,
-                                      const char **why)
-{
-    sb_store_t *c = ctx;
-
-    return sa_store_child_init(c->inner, p, env, why);
-}
-
-static const char *buffer_create(apr_pool_t *p, const char *arg, void **ctx)
-{
-    (void)p;
-    (void)arg;
-    (void)ctx;
-    return "a store buffer is made with sa_buffer_store, not configured";
-}
-
-const sa_store_provider_t sa_store_buffer_provider = {
-    "buffer",
-    buffer_create,
-    buffer_setup,
-    buffer_child_init,
-    buffer_load,
-    buffer_insert,
-    buffer_update,
-    buffer_remove,
-    buffer_purge,
-    NULL,
-};
-
-sa_store_t *sa_buffer_store(apr_pool_t *p, sa_buffer_t *b, sa_store_t *inner)
-{
-    sa_store_t *s = apr_pcalloc(p, sizeof(*s));
-    sb_store_t *c = apr_pcalloc(p, sizeof(*c));
-
-    c->b = b;
-    c->inner = inner;
-    s->provider = &sa_store_buffer_provider;
-    s->name = inner->name;
-    s->ctx = c;
-    return s;
-}
-
-sa_buffer_t *sa_buffer_of(sa_store_t *s)
-{
-    if (s->provider != &sa_store_buffer_provider) {
-        return NULL;
-    }
-    return ((sb_store_t *)s->ctx)->b;
+    s->buffer = b;
 }
 
 typedef struct {
     apr_uint32_t entry;
+    int lost;                   /* its mark was taken over meanwhile */
     sa_write_t w;
 } sb_flush_t;
 
+/* The monotonic clock, the same in every process: marks' ages must not
+ * jump with the wall clock. */
+static apr_time_t mono_now(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return apr_time_now();
+    }
+    return apr_time_from_sec(ts.tv_sec) + ts.tv_nsec / 1000;
+}
+
+/* The flushers' pids one scan has asked about (kill is a system call, and
+ * a batch's marks lie side by side). */
+typedef struct {
+    pid_t self;
+    int n;
+    pid_t pid[SB_PIDS_SEEN];
+    int gone[SB_PIDS_SEEN];
+} sb_pids_t;
+
+static int process_gone(sb_pids_t *seen, pid_t pid)
+{
+    int i, gone;
+
+    if (pid == seen->self) {
+        return 0;               /* another thread of this process */
+    }
+    if (pid <= 0) {
+        return 1;               /* no process ever marks with that */
+    }
+    for (i = 0; i < seen->n; i++) {
+        if (seen->pid[i] == pid) {
+            return seen->gone[i];
+        }
+    }
+    /* EPERM: it exists, as another user; a zombie is gone once reaped. */
+    gone = kill(pid, 0) != 0 && errno == ESRCH;
+    i = seen->n < SB_PIDS_SEEN ? seen->n++ : (int)(pid % SB_PIDS_SEEN);
+    seen->pid[i] = pid;
+    seen->gone[i] = gone;
+    return gone;
+}
+
+/* Under the lock: a marked entry whose flusher will never release it is
+ * unmarked, to be flushed again. */
+static void take_over(sa_buffer_t *b, sb_entry_t *e, apr_time_t mono,
+                      sb_pids_t *seen)
+{
+    if (mono - e->marked <= b->h->mark_limit
+        && !process_gone(seen, e->holder)) {
+        return;
+    }
+    e->flags &= ~SB_FLUSHING;
+    b->h->flushing--;
+    b->h->taken_over++;
+}
+
 /* Under the lock: marks up to max dirty entries as being flushed and
- * copies out what to write. */
+ * copies out what to write; *batch is the marks' number. */
 static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
-                   sb_flush_t *f, apr_uint32_t *scanned)
+                   sb_flush_t *f, apr_uint32_t *scanned, apr_uint32_t *batch)
 {
     apr_uint32_t steps;
+    apr_time_t mono = mono_now();
+    sb_pids_t seen;
     int n = 0;
 
-    /* A bounded scan: requests wait for the lock meanwhile. */
+    seen.self = getpid();
+    seen.n = 0;
+    *batch = ++b->h->batches;
+    /* A bounded scan: requests wait for the lock meanwhile. It runs while
+     * anything is dirty, even when all of it is marked, since marks may be
+     * a dead flusher's. */
     for (steps = 0; steps < SB_SCAN_STEPS && steps < b->h->nentries
-                    && n < max && b->h->dirty > b->h->flushing;
+                    && n < max && b->h->dirty > 0;
          steps++) {
         sb_entry_t *e;
         b->h->flush_hand = b->h->flush_hand % b->h->nentries + 1;
         e = ENTRY(b, b->h->flush_hand);
+        if ((e->flags & (SB_DIRTY | SB_FLUSHING)) == (SB_DIRTY | SB_FLUSHING)) {
+            take_over(b, e, mono, &seen);
+        }
         if ((e->flags & (SB_DIRTY | SB_FLUSHING)) != SB_DIRTY) {
             continue;
         }
@@ -748,6 +782,9 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
         f[n].entry = b->h->flush_hand;
         e->flags |= SB_FLUSHING;
         e->flushing = e->version;
+        e->batch = *batch;
+        e->marked = mono;
+        e->holder = seen.self;
         b->h->flushing++;
         n++;
     }
@@ -755,11 +792,22 @@ static int collect(sa_buffer_t *b, apr_pool_t *p, int max, apr_time_t now,
     return n;
 }
 
+/* Under the lock: whether entry i still carries the mark of batch. */
+static int still_marked(sa_buffer_t *b, apr_uint32_t i, apr_uint32_t batch)
+{
+    const sb_entry_t *e = ENTRY(b, i);
+
+    return (e->flags & SB_FLUSHING) && e->batch == batch;
+}
+
 /* An update or insert that found the inner store not as the table
  * remembers it (the record expired there, or was purged, or a stray id
- * collided): the table is the truth, so write it over. */
-static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
-                              int n, const char **why)
+ * collided): the table is the truth, so write it over. Unless another
+ * flusher took the session over meanwhile (this one was thought dead):
+ * then what is there may be newer than what this batch holds. */
+static apr_status_t overwrite(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, sb_flush_t *f, int n,
+                              apr_uint32_t batch, const char **why)
 {
     sa_write_t *w;
     int i, k = 0;
@@ -771,9 +819,20 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
     if (k == 0) {
         return APR_SUCCESS;
     }
+    if ((rv = lock(b, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0, k = 0; i < n; i++) {
+        f[i].lost = !still_marked(b, f[i].entry, batch);
+        k += f[i].w.status != APR_SUCCESS && !f[i].lost;
+    }
+    unlock(b);
+    if (k == 0) {
+        return APR_SUCCESS;
+    }
     w = apr_pcalloc(p, 2 * (apr_size_t)k * sizeof(*w));
     for (i = 0, k = 0; i < n; i++) {
-        if (f[i].w.status == APR_SUCCESS) {
+        if (f[i].w.status == APR_SUCCESS || f[i].lost) {
             continue;
         }
         w[k].kind = SA_WRITE_REMOVE;
@@ -783,9 +842,9 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
         w[k + 1].kind = SA_WRITE_INSERT;
         k += 2;
     }
-    rv = sa_store_write_batch(c->inner, p, w, k, why);
+    rv = sa_store_direct_write_batch(inner, p, w, k, why);
     for (i = 0, k = 0; rv == APR_SUCCESS && i < n; i++) {
-        if (f[i].w.status != APR_SUCCESS) {
+        if (f[i].w.status != APR_SUCCESS && !f[i].lost) {
             f[i].w.status = w[k + 1].status;
             k += 2;
         }
@@ -793,14 +852,14 @@ static apr_status_t overwrite(sb_store_t *c, apr_pool_t *p, sb_flush_t *f,
     return rv;
 }
 
-static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
-                                int *written, apr_uint32_t *scanned,
-                                const char **why)
+static apr_status_t flush_batch(sa_buffer_t *b, sa_store_t *inner,
+                                apr_pool_t *p, int max, int *written,
+                                apr_uint32_t *scanned, const char **why)
 {
-    sa_buffer_t *b = c->b;
     sb_flush_t *f;
     apr_status_t rv, wrv;
-    int n, i;
+    apr_uint32_t batch;
+    int n, i, lost = 0;
     sa_write_t *w;
 
     *written = 0;
@@ -813,7 +872,7 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     if ((rv = lock(b, why)) != APR_SUCCESS) {
         return rv;
     }
-    n = collect(b, p, max, apr_time_now(), f, scanned);
+    n = collect(b, p, max, apr_time_now(), f, scanned, &batch);
     unlock(b);
     if (n == 0) {
         return APR_SUCCESS;
@@ -822,12 +881,13 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     for (i = 0; i < n; i++) {
         w[i] = f[i].w;
     }
-    wrv = sa_store_write_batch(c->inner, p, w, n, why);
+    wrv = sa_store_direct_write_batch(inner, p, w, n, why);
     for (i = 0; i < n; i++) {
         f[i].w.status = wrv == APR_SUCCESS ? w[i].status : wrv;
+        f[i].lost = 0;
     }
     if (wrv == APR_SUCCESS) {
-        wrv = overwrite(c, p, f, n, why);
+        wrv = overwrite(b, inner, p, f, n, batch, why);
     }
     if ((rv = lock(b, why)) != APR_SUCCESS) {
         /* The entries stay marked: nothing can be flushed now anyway. */
@@ -835,6 +895,12 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     }
     for (i = 0; i < n; i++) {
         sb_entry_t *e = ENTRY(b, f[i].entry);
+        if (!still_marked(b, f[i].entry, batch)) {
+            /* Taken over: the other flusher's now, maybe another session
+             * by now. */
+            lost++;
+            continue;
+        }
         e->flags &= ~SB_FLUSHING;
         b->h->flushing--;
         if (wrv != APR_SUCCESS || f[i].w.status != APR_SUCCESS) {
@@ -855,12 +921,20 @@ static apr_status_t flush_batch(sb_store_t *c, apr_pool_t *p, int max,
     }
     b->h->flushed += *written;
     unlock(b);
-    if (wrv == APR_SUCCESS && *written < n) {
+    if (wrv == APR_SUCCESS && *written + lost < n) {
         *why = apr_psprintf(p, "%d of %d sessions could not be written",
-                            n - *written, n);
+                            n - *written - lost, n);
         wrv = APR_EGENERAL;
     }
     return wrv;
+}
+
+/* A flush of a store without a buffer is a caller's mistake. */
+static apr_status_t no_buffer(sa_store_t *s, apr_pool_t *p, const char **why)
+{
+    *why = apr_psprintf(p, "store %s has no write-back buffer to flush",
+                        s->name);
+    return APR_EINVAL;
 }
 
 apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
@@ -868,30 +942,53 @@ apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
 {
     apr_uint32_t scanned;
 
-    return flush_batch(s->ctx, p, max, written, &scanned, why);
+    if (s->buffer == NULL) {
+        *written = 0;
+        return no_buffer(s, p, why);
+    }
+    return flush_batch(s->buffer, s, p, max, written, &scanned, why);
+}
+
+static apr_status_t count_left(sa_buffer_t *b, int *left, const char **why)
+{
+    apr_status_t rv = lock(b, why);
+
+    if (rv == APR_SUCCESS) {
+        *left = (int)b->h->dirty;
+        unlock(b);
+    }
+    return rv;
 }
 
 apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why)
 {
-    sa_buffer_t *b = ((sb_store_t *)s->ctx)->b;
+    sa_buffer_t *b = s->buffer;
     apr_uint32_t total = 0;
 
     *written = 0;
     *left = -1;
     *why = NULL;
+    if (b == NULL) {
+        return no_buffer(s, p, why);
+    }
     for (;;) {
-        apr_status_t rv;
+        apr_status_t rv = APR_SUCCESS;
         apr_pool_t *sub;
-        apr_uint32_t scanned = 0;
+        apr_uint32_t scanned = 0, waiting;
         int n = 0;
 
+        if (apr_time_now() >= deadline) {
+            /* Not even a first batch: an exiting child is about to be
+             * killed, and a batch cut short by SIGKILL writes nothing. */
+            return count_left(b, left, why);
+        }
         if ((rv = apr_pool_create(&sub, p)) != APR_SUCCESS) {
             *why = "cannot create a pool";
             return rv;
         }
-        rv = flush_batch(s->ctx, sub, batch, &n, &scanned, why);
+        rv = flush_batch(b, s, sub, batch, &n, &scanned, why);
         total += scanned;
         if (*why) {
             *why = apr_pstrdup(p, *why);
@@ -901,19 +998,40 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
         if (lock(b, why) != APR_SUCCESS) {
             return rv != APR_SUCCESS ? rv : APR_EGENERAL;
         }
-        /* What another process is flushing right now is not left over. */
-        *left = (int)(b->h->dirty - b->h->flushing);
+        /* Left: everything not in the inner store yet, including what
+         * another flusher holds (it may die before it is done, and an
+         * exiting child must say what it could not write). Waiting: what
+         * this flush could take. */
+        *left = (int)b->h->dirty;
+        waiting = b->h->dirty - b->h->flushing;
         unlock(b);
+        if (rv != APR_SUCCESS || *left == 0) {
+            return rv;
+        }
+        if (waiting == 0) {
+            /* Only what other flushers hold: until the deadline, see them
+             * finish, or die and leave it to the next batch here (at a
+             * stop, every child flushes at once, and the last one out
+             * writes what a killed one held). */
+            apr_interval_time_t rest = deadline - apr_time_now();
+            if (rest > 0) {
+                apr_sleep(rest < SB_HELD_WAIT ? rest : SB_HELD_WAIT);
+            }
+            continue;
+        }
         /* One pass over the table: what changes meanwhile waits for the
          * next flush, rather than keeping this one busy forever; unless a
          * quarter of the table is waiting, when requests would soon find
          * it full and write sessions themselves: then until the deadline. */
-        if (rv != APR_SUCCESS || *left == 0 || apr_time_now() >= deadline
-            || (total >= b->h->nentries
-                && (apr_uint32_t)*left < b->h->nentries / 4)) {
+        if (total >= b->h->nentries && waiting < b->h->nentries / 4) {
             return rv;
         }
     }
+}
+
+void sa_buffer_mark_limit(sa_buffer_t *b, apr_interval_time_t limit)
+{
+    b->h->mark_limit = limit;
 }
 
 void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st)
@@ -927,4 +1045,5 @@ void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st)
     st->misses = b->h->misses;
     st->evictions = b->h->evictions;
     st->flushed = b->h->flushed;
+    st->taken_over = b->h->taken_over;
 }

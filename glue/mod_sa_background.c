@@ -25,8 +25,10 @@
 #define SA_SLICE              apr_time_from_msec(250)
 #define SA_CLEANUP_BUDGET     apr_time_from_sec(5)
 #define SA_BUFFER_BATCH       500
-/* httpd SIGKILLs children that have not exited about 9 s after a stop. */
-#define SA_BUFFER_EXIT_BUDGET apr_time_from_sec(5)
+/* httpd SIGKILLs children still there 9 s after a stop (SIGTERM at 0, 3,
+ * 5 and 7 s): 3 s, plus one batch that may wait out SQLite's lock, ends
+ * before that. */
+#define SA_BUFFER_EXIT_BUDGET apr_time_from_sec(3)
 /* How long a stopping child waits for a callback under way: longer than a
  * slice plus one store batch. */
 #define SA_STOP_WAIT          apr_time_from_sec(3)
@@ -43,6 +45,40 @@ static apr_global_mutex_t *sa_buffer_lock;
 static ap_watchdog_t *sa_watchdog;
 static apr_uint32_t busy;       /* callbacks under way in this child */
 static apr_uint32_t stopping;   /* the child pool is going */
+static apr_time_t exit_by;      /* set by the first flush of an exiting child */
+
+/* The watchdog's last flush and the child's exit flush share one budget. */
+static apr_time_t exit_deadline(void)
+{
+    if (exit_by == 0) {
+        exit_by = apr_time_now() + SA_BUFFER_EXIT_BUDGET;
+    }
+    return exit_by;
+}
+
+/* Says when a flush took over sessions from a flusher that died or hung. */
+static void log_taken_over(server_rec *s, sa_store_t *store,
+                           apr_uint64_t before)
+{
+    sa_buffer_stats_t st;
+
+    sa_buffer_stats(store->buffer, &st);
+    if (st.taken_over > before) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SA0408: store %s: %"
+                     APR_UINT64_T_FMT " buffered sessions were held by a "
+                     "flusher that died (or hung) in the middle of a batch; "
+                     "taken over and written again", store->name,
+                     st.taken_over - before);
+    }
+}
+
+static apr_uint64_t taken_over(sa_store_t *store)
+{
+    sa_buffer_stats_t st;
+
+    sa_buffer_stats(store->buffer, &st);
+    return st.taken_over;
+}
 
 typedef struct {
     sa_store_t *store;
@@ -132,14 +168,19 @@ static apr_status_t flush_cb(int state, void *data, apr_pool_t *pool)
     apr_time_t start = apr_time_now();
     const char *why = NULL;
     int written = 0, left = 0;
+    apr_uint64_t before;
     apr_status_t rv;
 
     /* STOPPING too: mod_watchdog's last call, as the child goes. */
     if (state == AP_WATCHDOG_STATE_STARTING || !enter()) {
         return APR_SUCCESS;
     }
-    rv = flush_until(w->store, pool, start + sa_conf_flush(w->s), 0,
-                     &written, &left, &why);
+    before = taken_over(w->store);
+    rv = flush_until(w->store, pool,
+                     state == AP_WATCHDOG_STATE_STOPPING
+                         ? exit_deadline() : start + sa_conf_flush(w->s),
+                     0, &written, &left, &why);
+    log_taken_over(w->s, w->store, before);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s, "SA0403: store %s: "
                      "writing buffered sessions failed after %d, %d wait: "
@@ -318,7 +359,7 @@ int sa_background_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     apr_int64_t want = sa_conf_buffer(s);
     int first = process_data(s, SA_BUFFER_FIRST_KEY) == NULL;
-    server_rec *vs, *ws;
+    server_rec *vs;
     apr_status_t rv;
 
     if (first && keep_process_data(s, SA_BUFFER_FIRST_KEY, s) != APR_SUCCESS) {
@@ -338,48 +379,43 @@ int sa_background_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     }
     for (vs = s; vs; vs = vs->next) {
         APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
-        sa_store_t *inner = sa_sconf(vs)->store, *outer;
+        sa_store_t *store = sa_sconf(vs)->store;
         sa_buffer_stats_t st;
         sa_buffer_t *b;
         int status;
 
-        if (sa_buffer_of(inner) != NULL) {
+        if (store->buffer != NULL) {
             continue;           /* shared with an earlier server */
         }
-        status = find_buffer(ptemp, s, inner, first, want, &b);
+        status = find_buffer(ptemp, s, store, first, want, &b);
         if (status != OK || b == NULL) {
             if (status != OK) {
                 return status;
             }
             continue;
         }
-        outer = sa_buffer_store(pconf, b, inner);
-        for (ws = vs; ws; ws = ws->next) {
-            if (sa_sconf(ws)->store == inner) {
-                sa_sconf(ws)->store = outer;
-            }
-        }
+        sa_buffer_attach(store, b);
         status = get_watchdog(pconf, vs, &register_cb);
         if (status == DECLINED) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "SA0111: "
                          "SessionAPIStoreBuffer needs mod_watchdog to write "
-                         "the buffer to store %s", inner->name);
+                         "the buffer to store %s", store->name);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (status != OK) {
             return status;
         }
         rv = register_cb(sa_watchdog, sa_conf_flush(s),
-                         work_for(pconf, outer, s), flush_cb);
+                         work_for(pconf, store, s), flush_cb);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SA0112: cannot "
-                         "schedule the flushes of %s", inner->name);
+                         "schedule the flushes of %s", store->name);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         sa_buffer_stats(b, &st);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "SA0108: store %s: "
                      "write-back buffer of %u sessions, written every %"
-                     APR_TIME_T_FMT " ms", inner->name, st.entries,
+                     APR_TIME_T_FMT " ms", store->name, st.entries,
                      apr_time_as_msec(sa_conf_flush(s)));
     }
     return OK;
@@ -390,16 +426,17 @@ int sa_background_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 static apr_status_t flush_at_exit(void *data)
 {
     server_rec *s = data, *vs;
-    apr_time_t deadline = apr_time_now() + SA_BUFFER_EXIT_BUDGET;
+    apr_time_t deadline = exit_deadline();
 
     for (vs = s; vs; vs = vs->next) {
         sa_store_t *st = sa_sconf(vs)->store;
         const char *why = NULL;
         int written = 0, left = 0;
+        apr_uint64_t before;
         apr_pool_t *p;
         apr_status_t rv;
 
-        if (sa_init_first_user(s, vs) != vs || sa_buffer_of(st) == NULL) {
+        if (sa_init_first_user(s, vs) != vs || st->buffer == NULL) {
             continue;
         }
         rv = apr_pool_create(&p, NULL);
@@ -409,12 +446,15 @@ static apr_status_t flush_at_exit(void *data)
                          "sessions: cannot create a pool", st->name);
             break;
         }
+        before = taken_over(st);
         rv = flush_until(st, p, deadline, 1, &written, &left, &why);
+        log_taken_over(vs, st, before);
         if (rv != APR_SUCCESS || left > 0) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, vs, "SA0405: store %s: "
                          "this child exits with %d buffered sessions not "
                          "written: %s", st->name, left,
-                         why ? why : "out of time");
+                         why ? why : "out of time; other children may still "
+                                     "write some of them");
         }
         apr_pool_destroy(p);
     }

@@ -161,8 +161,8 @@ static int sa_status_hook(request_rec *r, int flags)
             continue;
         }
         show_store(r, flags, store);
-        if (sa_buffer_of(store) != NULL) {
-            show_buffer(r, flags, store, sa_buffer_of(store));
+        if (store->buffer != NULL) {
+            show_buffer(r, flags, store, store->buffer);
         }
     }
     if (!(flags & AP_STATUS_SHORT)) {

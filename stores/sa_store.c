@@ -1,10 +1,13 @@
-/* Store selection by scheme and the checks every store call passes through
- * (see sa_store.h for the contract). */
+/* Store selection by scheme, the checks every store call passes through
+ * (see sa_store.h for the contract), and the turn into the write-back
+ * buffer for a store that has one. */
 #include <errno.h>
 #include <string.h>
 
+#include "apr_atomic.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "sa_buffer.h"
 #include "sa_id.h"
 #include "sa_store.h"
 
@@ -122,79 +125,264 @@ apr_status_t sa_store_child_init(sa_store_t *s, apr_pool_t *p,
         } \
     } while (0)
 
-apr_status_t sa_store_load(sa_store_t *s, apr_pool_t *p, const char *id,
-                           apr_time_t now, sa_record_t *rec, const char **why)
+/* What a provider is given instead of an id: its key (sa_id.h), so that
+ * no store ever keeps a working session id. */
+static apr_status_t key_of(apr_pool_t *p, const char *id, const char **key,
+                           const char **why)
 {
-    *why = NULL;
+    apr_status_t rv;
+
     SA_CHECK_ID(id, why);
-    return s->provider->load(s->ctx, p, id, now, rec, why);
+    rv = sa_id_key(p, id, key);
+    if (rv != APR_SUCCESS) {
+        *why = "cannot compute the key of a session id";
+    }
+    return rv;
 }
 
-apr_status_t sa_store_insert(sa_store_t *s, apr_pool_t *p, const char *id,
-                             const sa_record_t *rec, const char **why)
+/* The record an insert writes: the version settled, the id checked. */
+static apr_status_t insert_args(const char *id, const sa_record_t *rec,
+                                sa_record_t *r, const char **why)
 {
-    sa_record_t r = *rec;
-
     *why = NULL;
     SA_CHECK_ID(id, why);
-    if (r.version == 0) {
-        r.version = 1;
+    *r = *rec;
+    if (r->version == 0) {
+        r->version = 1;
     }
-    else if (r.version < 0) {
+    else if (r->version < 0) {
         *why = "a record's version must be positive";
         return APR_EINVAL;
     }
-    return s->provider->insert(s->ctx, p, id, &r, why);
+    return APR_SUCCESS;
 }
 
-apr_status_t sa_store_update(sa_store_t *s, apr_pool_t *p, const char *id,
-                             apr_int64_t expected, const sa_record_t *rec,
-                             const char **why)
+/* The same for an update from `expected`. */
+static apr_status_t update_args(const char *id, apr_int64_t expected,
+                                const sa_record_t *rec, sa_record_t *r,
+                                const char **why)
 {
-    sa_record_t r = *rec;
-
     *why = NULL;
     SA_CHECK_ID(id, why);
-    if (r.version == 0) {
-        r.version = expected + 1;
+    *r = *rec;
+    if (r->version == 0) {
+        r->version = expected + 1;
     }
-    else if (r.version <= expected) {
+    else if (r->version <= expected) {
         *why = "an update must move the version forward";
         return APR_EINVAL;
     }
-    return s->provider->update(s->ctx, p, id, expected, &r, why);
+    return APR_SUCCESS;
 }
 
-apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
-                             const char **why)
+apr_status_t sa_store_direct_load(sa_store_t *s, apr_pool_t *p,
+                                  const char *id, apr_time_t now,
+                                  sa_record_t *rec, const char **why)
 {
+    const char *key;
+    apr_status_t rv;
+
     *why = NULL;
-    SA_CHECK_ID(id, why);
-    return s->provider->remove(s->ctx, p, id, why);
+    if ((rv = key_of(p, id, &key, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return s->provider->load(s->ctx, p, key, now, rec, why);
 }
 
-apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
-                            int max, int *removed, const char **why)
+apr_status_t sa_store_direct_insert(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, const sa_record_t *rec,
+                                    const char **why)
+{
+    sa_record_t r;
+    const char *key;
+    apr_status_t rv = insert_args(id, rec, &r, why);
+
+    if (rv != APR_SUCCESS || (rv = key_of(p, id, &key, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return s->provider->insert(s->ctx, p, key, &r, why);
+}
+
+apr_status_t sa_store_direct_update(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, apr_int64_t expected,
+                                    const sa_record_t *rec, const char **why)
+{
+    sa_record_t r;
+    const char *key;
+    apr_status_t rv = update_args(id, expected, rec, &r, why);
+
+    if (rv != APR_SUCCESS || (rv = key_of(p, id, &key, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return s->provider->update(s->ctx, p, key, expected, &r, why);
+}
+
+apr_status_t sa_store_direct_remove(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, const char **why)
+{
+    const char *key;
+    apr_status_t rv;
+
+    *why = NULL;
+    if ((rv = key_of(p, id, &key, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return s->provider->remove(s->ctx, p, key, why);
+}
+
+apr_status_t sa_store_direct_purge(sa_store_t *s, apr_pool_t *p,
+                                   apr_time_t now, int max, int *removed,
+                                   const char **why)
 {
     *why = NULL;
     *removed = 0;
     return s->provider->purge(s->ctx, p, now, max, removed, why);
 }
 
-apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
-                                  sa_write_t *w, int n, const char **why)
+/* ------------------------------------------------------------------ */
+/* what requests ask: through the buffer if there is one, counted      */
+
+/* Adds one call's outcome to the store's figures. */
+static apr_status_t count(sa_store_t *s, volatile apr_uint64_t *calls,
+                          volatile apr_uint64_t *errors,
+                          volatile apr_uint64_t *usec, apr_time_t start,
+                          apr_status_t rv)
+{
+    apr_atomic_inc64(calls);
+    apr_atomic_add64(usec, (apr_uint64_t)(apr_time_now() - start));
+    if (rv == SA_ECONFLICT) {
+        apr_atomic_inc64(&s->stats->conflicts);
+    }
+    else if (rv != APR_SUCCESS && rv != APR_NOTFOUND && rv != APR_EEXIST
+             && rv != SA_ECORRUPT) {
+        apr_atomic_inc64(errors);
+    }
+    return rv;
+}
+
+#define COUNT_LOAD(s, start, rv) \
+    ((s)->stats ? count((s), &(s)->stats->loads, &(s)->stats->load_errors, \
+                        &(s)->stats->load_usec, (start), (rv)) : (rv))
+#define COUNT_SAVE(s, start, rv) \
+    ((s)->stats ? count((s), &(s)->stats->saves, &(s)->stats->save_errors, \
+                        &(s)->stats->save_usec, (start), (rv)) : (rv))
+
+/* The same checks in front of the buffer: it reads an id's SA_ID_LEN
+ * bytes, and keeps the versions it is given. */
+static apr_status_t load(sa_store_t *s, apr_pool_t *p, const char *id,
+                         apr_time_t now, sa_record_t *rec, const char **why)
+{
+    if (s->buffer == NULL) {
+        return sa_store_direct_load(s, p, id, now, rec, why);
+    }
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    return sa_buffer_load(s->buffer, s, p, id, now, rec, why);
+}
+
+apr_status_t sa_store_load(sa_store_t *s, apr_pool_t *p, const char *id,
+                           apr_time_t now, sa_record_t *rec, const char **why)
+{
+    apr_time_t start = apr_time_now();
+
+    return COUNT_LOAD(s, start, load(s, p, id, now, rec, why));
+}
+
+static apr_status_t insert(sa_store_t *s, apr_pool_t *p, const char *id,
+                           const sa_record_t *rec, const char **why)
+{
+    sa_record_t r;
+    apr_status_t rv;
+
+    if (s->buffer == NULL) {
+        return sa_store_direct_insert(s, p, id, rec, why);
+    }
+    if ((rv = insert_args(id, rec, &r, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return sa_buffer_insert(s->buffer, s, p, id, &r, why);
+}
+
+apr_status_t sa_store_insert(sa_store_t *s, apr_pool_t *p, const char *id,
+                             const sa_record_t *rec, const char **why)
+{
+    apr_time_t start = apr_time_now();
+
+    return COUNT_SAVE(s, start, insert(s, p, id, rec, why));
+}
+
+static apr_status_t update(sa_store_t *s, apr_pool_t *p, const char *id,
+                           apr_int64_t expected, const sa_record_t *rec,
+                           const char **why)
+{
+    sa_record_t r;
+    apr_status_t rv;
+
+    if (s->buffer == NULL) {
+        return sa_store_direct_update(s, p, id, expected, rec, why);
+    }
+    if ((rv = update_args(id, expected, rec, &r, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return sa_buffer_update(s->buffer, s, p, id, expected, &r, why);
+}
+
+apr_status_t sa_store_update(sa_store_t *s, apr_pool_t *p, const char *id,
+                             apr_int64_t expected, const sa_record_t *rec,
+                             const char **why)
+{
+    apr_time_t start = apr_time_now();
+
+    return COUNT_SAVE(s, start, update(s, p, id, expected, rec, why));
+}
+
+static apr_status_t remove_id(sa_store_t *s, apr_pool_t *p, const char *id,
+                              const char **why)
+{
+    if (s->buffer == NULL) {
+        return sa_store_direct_remove(s, p, id, why);
+    }
+    *why = NULL;
+    SA_CHECK_ID(id, why);
+    return sa_buffer_remove(s->buffer, s, p, id, why);
+}
+
+apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
+                             const char **why)
+{
+    apr_time_t start = apr_time_now();
+
+    return COUNT_SAVE(s, start, remove_id(s, p, id, why));
+}
+
+apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
+                            int max, int *removed, const char **why)
+{
+    apr_status_t rv;
+
+    if (s->buffer == NULL) {
+        rv = sa_store_direct_purge(s, p, now, max, removed, why);
+    }
+    else {
+        *why = NULL;
+        *removed = 0;
+        rv = sa_buffer_purge(s->buffer, s, p, now, max, removed, why);
+    }
+    if (s->stats != NULL) {
+        apr_atomic_add64(&s->stats->purged, (apr_uint64_t)*removed);
+        if (rv != APR_SUCCESS) {
+            apr_atomic_inc64(&s->stats->purge_errors);
+        }
+    }
+    return rv;
+}
+
+apr_status_t sa_store_keyed_write_batch(sa_store_t *s, apr_pool_t *p,
+                                        sa_write_t *w, int n,
+                                        const char **why)
 {
     int i;
 
-    *why = NULL;
-    for (i = 0; i < n; i++) {
-        SA_CHECK_ID(w[i].id, why);
-        if (w[i].kind != SA_WRITE_REMOVE && w[i].rec.version < 1) {
-            *why = "a batched write must give the record's version";
-            return APR_EINVAL;
-        }
-        w[i].status = APR_EGENERAL;
-    }
     if (s->provider->write_batch != NULL) {
         return s->provider->write_batch(s->ctx, p, w, n, why);
     }
@@ -219,4 +407,35 @@ apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
         w[i].status = rv;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t sa_store_direct_write_batch(sa_store_t *s, apr_pool_t *p,
+                                         sa_write_t *w, int n,
+                                         const char **why)
+{
+    sa_write_t *keyed;
+    apr_status_t rv;
+    int i;
+
+    *why = NULL;
+    for (i = 0; i < n; i++) {
+        SA_CHECK_ID(w[i].id, why);
+        if (w[i].kind != SA_WRITE_REMOVE && w[i].rec.version < 1) {
+            *why = "a batched write must give the record's version";
+            return APR_EINVAL;
+        }
+        w[i].status = APR_EGENERAL;
+    }
+    /* The provider sees keys; the caller keeps its ids. */
+    keyed = apr_pmemdup(p, w, sizeof(*w) * (apr_size_t)(n > 0 ? n : 1));
+    for (i = 0; i < n; i++) {
+        if ((rv = key_of(p, w[i].id, &keyed[i].id, why)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    rv = sa_store_keyed_write_batch(s, p, keyed, n, why);
+    for (i = 0; i < n; i++) {
+        w[i].status = keyed[i].status;
+    }
+    return rv;
 }

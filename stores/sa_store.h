@@ -30,6 +30,11 @@
  * Every failure other than those above is a store error: the operation had
  * no effect or its effect is unknown, *why says what failed, and the caller
  * answers 5xx. Nothing is silently dropped.
+ *
+ * A store may have a write-back buffer in front of it (core/sa_buffer.h,
+ * sa_buffer_attach): sa_store_load, insert, update, remove and purge then
+ * go through the buffer, which keeps this same contract and reaches the
+ * store itself only through the sa_store_direct_* wrappers.
  */
 #ifndef SA_STORE_H
 #define SA_STORE_H
@@ -104,7 +109,7 @@ typedef struct sa_store_provider_t {
                            const char **why);
     apr_status_t (*purge)(void *ctx, apr_pool_t *p, apr_time_t now, int max,
                           int *removed, const char **why);
-    /* NULL: sa_store_write_batch makes one call per write. */
+    /* NULL: sa_store_direct_write_batch makes one call per write. */
     apr_status_t (*write_batch)(void *ctx, apr_pool_t *p, sa_write_t *w,
                                 int n, const char **why);
 } sa_store_provider_t;
@@ -122,12 +127,14 @@ typedef struct sa_store_stats_t {
     volatile apr_uint64_t purged;       /* expired records removed */
     volatile apr_uint64_t purge_errors;
 } sa_store_stats_t;
+struct sa_buffer_t;
 
 struct sa_store_t {
     const sa_store_provider_t *provider;
     const char *name;           /* as configured, for log lines */
     void *ctx;
     sa_store_stats_t *stats;    /* NULL: not counted */
+    struct sa_buffer_t *buffer; /* in front of it; NULL: none */
 };
 
 /* Where sa_store_create_from finds providers by scheme: httpd's provider
@@ -159,6 +166,7 @@ apr_status_t sa_store_setup(sa_store_t *s, apr_pool_t *p,
                             const sa_store_env_t *env, const char **why);
 apr_status_t sa_store_child_init(sa_store_t *s, apr_pool_t *p,
                                  const sa_store_env_t *env, const char **why);
+/* Through the buffer if the store has one. */
 apr_status_t sa_store_load(sa_store_t *s, apr_pool_t *p, const char *id,
                            apr_time_t now, sa_record_t *rec, const char **why);
 apr_status_t sa_store_insert(sa_store_t *s, apr_pool_t *p, const char *id,
@@ -170,8 +178,31 @@ apr_status_t sa_store_remove(sa_store_t *s, apr_pool_t *p, const char *id,
                              const char **why);
 apr_status_t sa_store_purge(sa_store_t *s, apr_pool_t *p, apr_time_t now,
                             int max, int *removed, const char **why);
-apr_status_t sa_store_write_batch(sa_store_t *s, apr_pool_t *p,
-                                  sa_write_t *w, int n, const char **why);
+
+/* The store itself, whatever is in front of it: for the buffer's own use
+ * (and tests that look behind it). */
+apr_status_t sa_store_direct_load(sa_store_t *s, apr_pool_t *p,
+                                  const char *id, apr_time_t now,
+                                  sa_record_t *rec, const char **why);
+apr_status_t sa_store_direct_insert(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, const sa_record_t *rec,
+                                    const char **why);
+apr_status_t sa_store_direct_update(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, apr_int64_t expected,
+                                    const sa_record_t *rec, const char **why);
+apr_status_t sa_store_direct_remove(sa_store_t *s, apr_pool_t *p,
+                                    const char *id, const char **why);
+apr_status_t sa_store_direct_purge(sa_store_t *s, apr_pool_t *p,
+                                   apr_time_t now, int max, int *removed,
+                                   const char **why);
+apr_status_t sa_store_direct_write_batch(sa_store_t *s, apr_pool_t *p,
+                                         sa_write_t *w, int n,
+                                         const char **why);
+/* The provider's batch (or one call per write) for writes that already
+ * carry keys, not ids: for a provider that wraps another. */
+apr_status_t sa_store_keyed_write_batch(sa_store_t *s, apr_pool_t *p,
+                                        sa_write_t *w, int n,
+                                        const char **why);
 
 extern const sa_store_provider_t sa_store_sqlite_provider;
 extern const sa_store_provider_t sa_store_file_provider;

@@ -1,15 +1,19 @@
 /* What the write-back buffer adds to the store contract (t_store holds it
  * to the contract itself): writes reach the inner store only when flushed,
  * versions survive eviction, the table overwrites an inner store that
- * drifted, and a buffer whose flushes fail refuses writes instead of
- * dropping them. */
+ * drifted, a buffer whose flushes fail refuses writes instead of dropping
+ * them, a flusher that dies mid-batch strands nothing, and a flush keeps
+ * its deadline. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "apr_general.h"
 #include "apr_strings.h"
+#include "apr_thread_proc.h"
 #include "sa_id.h"
 #include "sa_store.h"
 #include "sa_buffer.h"
@@ -34,20 +38,143 @@ static sa_store_t *open_inner(apr_pool_t *p, const char *spec)
     return st;
 }
 
+/* The buffer's lock, for the children of the tests that fork. */
+static apr_global_mutex_t *last_lock;
+
+/* A second handle on inner (same provider and connection) with a buffer
+ * in front of it: the tests look behind the buffer through inner. */
 static sa_store_t *open_buffered(apr_pool_t *p, sa_store_t *inner,
                                  apr_size_t bytes)
 {
     sa_buffer_t *b = NULL;
-    apr_global_mutex_t *lock;
+    sa_store_t *bs;
     const char *why = NULL;
 
-    if (apr_global_mutex_create(&lock, NULL, APR_LOCK_DEFAULT, p)
+    if (apr_global_mutex_create(&last_lock, NULL, APR_LOCK_DEFAULT, p)
         != APR_SUCCESS
-        || sa_buffer_create(p, bytes, lock, &b, &why) != APR_SUCCESS) {
+        || sa_buffer_create(p, bytes, last_lock, &b, &why) != APR_SUCCESS) {
         diag("cannot create the buffer: %s", why ? why : "mutex");
         return NULL;
     }
-    return sa_buffer_store(p, b, inner);
+    bs = apr_pmemdup(p, inner, sizeof(*inner));
+    sa_buffer_attach(bs, b);
+    return bs;
+}
+
+/* An inner store that passes everything to a real one, except that its
+ * batches can end the process (a flusher killed mid-batch), block until
+ * the process is killed (after saying so on a pipe), or take a while. */
+typedef enum { GATE_PASS, GATE_DIE, GATE_BLOCK, GATE_SLOW } gate_mode_e;
+
+#define GATE_DIED 9             /* the exit status of a flusher that died */
+#define GATE_SLOW_BATCH apr_time_from_msec(50)
+
+typedef struct {
+    sa_store_t *real;
+    gate_mode_e mode;
+    int in_batch;               /* GATE_BLOCK writes a byte here */
+} gate_t;
+
+static const char *gate_create(apr_pool_t *p, const char *arg, void **ctx)
+{
+    (void)p;
+    (void)arg;
+    (void)ctx;
+    return "made by gate_store";
+}
+
+static apr_status_t gate_setup(void *ctx, apr_pool_t *p,
+                               const sa_store_env_t *env, const char **why)
+{
+    return sa_store_setup(((gate_t *)ctx)->real, p, env, why);
+}
+
+static apr_status_t gate_child_init(void *ctx, apr_pool_t *p,
+                                    const sa_store_env_t *env,
+                                    const char **why)
+{
+    return sa_store_child_init(((gate_t *)ctx)->real, p, env, why);
+}
+
+static apr_status_t gate_load(void *ctx, apr_pool_t *p, const char *id,
+                              apr_time_t now, sa_record_t *rec,
+                              const char **why)
+{
+    sa_store_t *real = ((gate_t *)ctx)->real;
+
+    return real->provider->load(real->ctx, p, id, now, rec, why);
+}
+
+static apr_status_t gate_insert(void *ctx, apr_pool_t *p, const char *id,
+                                const sa_record_t *rec, const char **why)
+{
+    sa_store_t *real = ((gate_t *)ctx)->real;
+
+    return real->provider->insert(real->ctx, p, id, rec, why);
+}
+
+static apr_status_t gate_update(void *ctx, apr_pool_t *p, const char *id,
+                                apr_int64_t expected, const sa_record_t *rec,
+                                const char **why)
+{
+    sa_store_t *real = ((gate_t *)ctx)->real;
+
+    return real->provider->update(real->ctx, p, id, expected, rec, why);
+}
+
+static apr_status_t gate_remove(void *ctx, apr_pool_t *p, const char *id,
+                                const char **why)
+{
+    sa_store_t *real = ((gate_t *)ctx)->real;
+
+    return real->provider->remove(real->ctx, p, id, why);
+}
+
+static apr_status_t gate_purge(void *ctx, apr_pool_t *p, apr_time_t now,
+                               int max, int *removed, const char **why)
+{
+    sa_store_t *real = ((gate_t *)ctx)->real;
+
+    return real->provider->purge(real->ctx, p, now, max, removed, why);
+}
+
+static apr_status_t gate_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
+                                     int n, const char **why)
+{
+    gate_t *g = ctx;
+
+    switch (g->mode) {
+    case GATE_DIE:
+        _exit(GATE_DIED);
+    case GATE_BLOCK:
+        if (write(g->in_batch, "b", 1) != 1) {
+            _exit(1);
+        }
+        for (;;) {
+            pause();
+        }
+    case GATE_SLOW:
+        apr_sleep(GATE_SLOW_BATCH);
+        break;
+    default:
+        break;
+    }
+    return sa_store_keyed_write_batch(g->real, p, w, n, why);
+}
+
+static const sa_store_provider_t gate_provider = {
+    "gate", gate_create, gate_setup, gate_child_init, gate_load, gate_insert,
+    gate_update, gate_remove, gate_purge, gate_write_batch,
+};
+
+static sa_store_t *gate_store(apr_pool_t *p, gate_t *g)
+{
+    sa_store_t *s = apr_pcalloc(p, sizeof(*s));
+
+    s->provider = &gate_provider;
+    s->name = "gate";
+    s->ctx = g;
+    return s;
 }
 
 static void flush_all(sa_store_t *bs, apr_pool_t *p, const char *what)
@@ -75,7 +202,7 @@ static void test_write_back(apr_pool_t *p, sa_store_t *inner)
     is_int(sa_store_insert(bs, p, id, &r, &why), APR_SUCCESS, "insert");
     is_int(sa_store_load(inner, p, id, now, &got, &why), APR_NOTFOUND,
            "the inner store has not seen it yet");
-    sa_buffer_stats(sa_buffer_of(bs), &st);
+    sa_buffer_stats(bs->buffer, &st);
     is_int(st.dirty, 1, "one changed session in the buffer");
     flush_all(bs, p, "after insert");
     ok(sa_store_load(inner, p, id, now, &got, &why) == APR_SUCCESS
@@ -126,7 +253,7 @@ static void test_eviction(apr_pool_t *p, sa_store_t *inner)
     sa_buffer_stats_t st;
     int i, v, all = 1;
 
-    sa_buffer_stats(sa_buffer_of(bs), &st);
+    sa_buffer_stats(bs->buffer, &st);
     ok(st.entries < N / 4, "a buffer of %u sessions for %d", st.entries, N);
     for (i = 0; i < N; i++) {
         sa_record_t r = rec_of(apr_psprintf(p, "n=%d", i), now + HOUR);
@@ -155,7 +282,7 @@ static void test_eviction(apr_pool_t *p, sa_store_t *inner)
         }
     }
     ok(all, "every one reads back, at its version");
-    sa_buffer_stats(sa_buffer_of(bs), &st);
+    sa_buffer_stats(bs->buffer, &st);
     ok(st.evictions > 0, "%" APR_UINT64_T_FMT " evictions",
        st.evictions);
 
@@ -242,10 +369,283 @@ static void test_failing_inner(apr_pool_t *p, const char *dir)
        "failing: the flush says why (%s)", why ? why : "");
     {
         sa_buffer_stats_t st;
-        sa_buffer_stats(sa_buffer_of(bs), &st);
+        sa_buffer_stats(bs->buffer, &st);
         is_int(st.dirty, accepted, "failing: every accepted write still "
                "waits in the buffer");
     }
+}
+
+static int has_version(sa_store_t *st, apr_pool_t *p, const char *id,
+                       apr_int64_t version, const char *data)
+{
+    sa_record_t got;
+    const char *why = NULL;
+
+    if (sa_store_load(st, p, id, apr_time_now(), &got, &why) != APR_SUCCESS) {
+        diag("%s: not found (%s)", id, why ? why : "");
+        return 0;
+    }
+    if (got.version != version || got.len != strlen(data)
+        || memcmp(got.data, data, got.len) != 0) {
+        diag("%s: version %" APR_INT64_T_FMT " '%.*s', want %" APR_INT64_T_FMT
+             " '%s'", id, got.version, (int)got.len, got.data, version, data);
+        return 0;
+    }
+    return 1;
+}
+
+/* Forks a process that flushes bs through g in `mode`; returns its pid. */
+static pid_t fork_flusher(apr_pool_t *p, sa_store_t *bs, gate_t *g,
+                          gate_mode_e mode)
+{
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int written = 0;
+        const char *why = NULL;
+        apr_global_mutex_child_init(&last_lock, NULL, p);
+        g->mode = mode;
+        sa_buffer_flush(bs, p, 10, &written, &why);
+        _exit(0);
+    }
+    return pid;
+}
+
+/* Session id at version 2 in the buffer, version 1 in the inner store:
+ * data "<key>=<version>". */
+static void written_then_changed(sa_store_t *bs, apr_pool_t *p,
+                                 const char *id, const char *key,
+                                 const char *label)
+{
+    apr_time_t now = apr_time_now();
+    sa_record_t r = rec_of(apr_pstrcat(p, key, "=1", (char *)NULL),
+                           now + HOUR);
+    const char *why = NULL;
+
+    sa_store_insert(bs, p, id, &r, &why);
+    flush_all(bs, p, apr_pstrcat(p, label, ": first write", (char *)NULL));
+    r = rec_of(apr_pstrcat(p, key, "=2", (char *)NULL), now + HOUR);
+    sa_store_update(bs, p, id, 1, &r, &why);
+}
+
+/* After its flusher died: the session takes version 3, the next flush
+ * writes it, and the buffer counts it as taken over. */
+static void flushed_after_death(sa_store_t *bs, sa_store_t *real,
+                                apr_pool_t *p, const char *id,
+                                const char *key, const char *label)
+{
+    sa_record_t r = rec_of(apr_pstrcat(p, key, "=3", (char *)NULL),
+                           apr_time_now() + HOUR);
+    const char *why = NULL;
+    sa_buffer_stats_t st;
+
+    is_int(sa_store_update(bs, p, id, 2, &r, &why), APR_SUCCESS,
+           "%s: the session takes a write after", label);
+    flush_all(bs, p, apr_pstrcat(p, label, ": the next flush", (char *)NULL));
+    ok(has_version(real, p, id, 3, r.data), "%s: its session reached the "
+       "inner store at the latest version", label);
+    sa_buffer_stats(bs->buffer, &st);
+    is_int(st.taken_over, 1, "%s: counted as taken over", label);
+}
+
+/* A buffer in front of real, one session (data "<key>=2") in it, and a
+ * forked flusher blocked in the batch that writes it, alive until killed. */
+typedef struct {
+    gate_t g;
+    sa_store_t *bs;
+    const char *id;
+    pid_t pid;
+    int fds[2];                 /* the flusher says it is in its batch */
+} blocked_t;
+
+static int start_blocked(apr_pool_t *p, sa_store_t *real, blocked_t *bl,
+                         const char *key, const char *label)
+{
+    char c;
+
+    bl->g.real = real;
+    bl->g.mode = GATE_PASS;
+    bl->g.in_batch = bl->fds[0] = bl->fds[1] = -1;
+    bl->bs = open_buffered(p, gate_store(p, &bl->g), 1024 * 1024);
+    bl->id = new_id(p);
+    bl->pid = 0;
+    if (!ok(pipe(bl->fds) == 0, "%s: pipe", label)) {
+        return 0;
+    }
+    bl->g.in_batch = bl->fds[1];
+    written_then_changed(bl->bs, p, bl->id, key, label);
+    bl->pid = fork_flusher(p, bl->bs, &bl->g, GATE_BLOCK);
+    /* Only the flusher writes: if it ends without, the read sees EOF. */
+    close(bl->fds[1]);
+    bl->fds[1] = bl->g.in_batch = -1;
+    return ok(bl->pid > 0 && read(bl->fds[0], &c, 1) == 1,
+              "%s: a flusher is in its batch", label);
+}
+
+/* SIGKILLs the blocked flusher, reaps it as httpd's parent does, and says
+ * whether it died of that. */
+static int kill_blocked(blocked_t *bl)
+{
+    int status = 0;
+
+    if (bl->fds[0] >= 0) {
+        close(bl->fds[0]);
+    }
+    if (bl->fds[1] >= 0) {
+        close(bl->fds[1]);
+    }
+    if (bl->pid <= 0) {
+        return 0;
+    }
+    kill(bl->pid, SIGKILL);
+    return waitpid(bl->pid, &status, 0) == bl->pid && WIFSIGNALED(status)
+           && WTERMSIG(status) == SIGKILL;
+}
+
+/* A flusher that dies in its batch (crash, OOM kill, kill -9) leaves its
+ * session marked as being written: the next flush takes it over. */
+static void test_dead_flusher(apr_pool_t *p, sa_store_t *real)
+{
+    gate_t g = { real, GATE_PASS, -1 };
+    sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
+    const char *id = new_id(p);
+    int status = 0;
+    pid_t pid;
+
+    written_then_changed(bs, p, id, "a", "dead flusher");
+    pid = fork_flusher(p, bs, &g, GATE_DIE);
+    ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
+       && WEXITSTATUS(status) == GATE_DIED, "dead flusher: died mid-batch");
+    flushed_after_death(bs, real, p, id, "a", "dead flusher");
+}
+
+/* One SIGKILLed while it blocks in its batch, as httpd kills a child still
+ * flushing at stop: until then its session counts as left and no one else
+ * writes it; after, the next flush does. */
+static void test_killed_flusher(apr_pool_t *p, sa_store_t *real)
+{
+    blocked_t bl;
+    int written = -1, left = -1;
+    const char *why = NULL;
+
+    if (!start_blocked(p, real, &bl, "b", "killed flusher")) {
+        kill_blocked(&bl);
+        return;
+    }
+    sa_buffer_flush_all(bl.bs, p, 100, apr_time_now()
+                        + apr_time_from_msec(200), &written, &left, &why);
+    is_int(left, 1, "killed flusher: the session it holds counts as left");
+    ok(has_version(real, p, bl.id, 1, "b=1"),
+       "killed flusher: a live flusher's session is not written by another");
+    ok(kill_blocked(&bl), "killed flusher: SIGKILLed");
+    flushed_after_death(bl.bs, real, p, bl.id, "b", "killed flusher");
+}
+
+/* One that hangs in its batch longer than the mark limit is taken over as
+ * if dead (a dead flusher's pid reused by another process looks alive). */
+static void test_hung_flusher(apr_pool_t *p, sa_store_t *real)
+{
+    blocked_t bl;
+    int written = -1, left = -1;
+    const char *why = NULL;
+    sa_buffer_stats_t st;
+
+    if (!start_blocked(p, real, &bl, "h", "hung flusher")) {
+        kill_blocked(&bl);
+        return;
+    }
+    sa_buffer_flush_all(bl.bs, p, 100, apr_time_now()
+                        + apr_time_from_msec(50), &written, &left, &why);
+    ok(written == 0 && left == 1, "hung flusher: alive within the limit, "
+       "its session is left alone (%d written, %d left)", written, left);
+    sa_buffer_mark_limit(bl.bs->buffer, apr_time_from_msec(100));
+    apr_sleep(apr_time_from_msec(150));
+    sa_buffer_flush_all(bl.bs, p, 100, apr_time_now()
+                        + apr_time_from_sec(20), &written, &left, &why);
+    ok(written == 1 && left == 0, "hung flusher: past the limit, taken over "
+       "(%d written, %d left)", written, left);
+    ok(has_version(real, p, bl.id, 2, "h=2"),
+       "hung flusher: the session reached the inner store");
+    sa_buffer_stats(bl.bs->buffer, &st);
+    is_int(st.taken_over, 1, "hung flusher: counted as taken over");
+    kill_blocked(&bl);
+}
+
+static void *APR_THREAD_FUNC kill_later(apr_thread_t *t, void *data)
+{
+    blocked_t *bl = data;
+    int killed;
+
+    apr_sleep(apr_time_from_msec(100));
+    killed = kill_blocked(bl);
+    apr_thread_exit(t, killed ? APR_SUCCESS : APR_EGENERAL);
+    return NULL;
+}
+
+/* A flush that finds only sessions another flusher holds waits for it
+ * (at a stop every child flushes at once): when that one is killed, the
+ * waiting flush takes its session over and writes it. */
+static void test_waits_for_held(apr_pool_t *p, sa_store_t *real)
+{
+    blocked_t bl;
+    int written = -1, left = -1;
+    const char *why = NULL;
+    apr_thread_t *t = NULL;
+    apr_status_t trv = APR_EGENERAL;
+    apr_time_t start;
+
+    if (!start_blocked(p, real, &bl, "c", "waiting flush")) {
+        kill_blocked(&bl);
+        return;
+    }
+    if (!ok(apr_thread_create(&t, NULL, kill_later, &bl, p) == APR_SUCCESS,
+            "waiting flush: a thread kills the other later")) {
+        kill_blocked(&bl);
+        return;
+    }
+    start = apr_time_now();
+    sa_buffer_flush_all(bl.bs, p, 100, start + apr_time_from_sec(20),
+                        &written, &left, &why);
+    ok(written == 1 && left == 0 && apr_time_now() - start
+       < apr_time_from_sec(20), "waiting flush: took the killed one's "
+       "session over in the same call (%d written, %d left)", written,
+       left);
+    apr_thread_join(&trv, t);
+    is_int(trv, APR_SUCCESS, "waiting flush: the other was SIGKILLed");
+    ok(has_version(real, p, bl.id, 2, "c=2"),
+       "waiting flush: the session reached the inner store");
+}
+
+/* A flush stops starting batches at its deadline (httpd kills an exiting
+ * child a few seconds after stop), and says how many are left. */
+static void test_deadline(apr_pool_t *p, sa_store_t *real)
+{
+    enum { N = 6 };
+    gate_t g = { real, GATE_PASS, -1 };
+    sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
+    apr_time_t now = apr_time_now(), start;
+    int i, written = -1, left = -1, waiting;
+    const char *why = NULL;
+
+    for (i = 0; i < N; i++) {
+        sa_record_t r = rec_of("d=1", now + HOUR);
+        sa_store_insert(bs, p, new_id(p), &r, &why);
+    }
+    g.mode = GATE_SLOW;
+    sa_buffer_flush_all(bs, p, 1, now - 1, &written, &left, &why);
+    ok(written == 0 && left == N, "deadline: none written after it "
+       "(%d written, %d left)", written, left);
+    start = apr_time_now();
+    waiting = left;
+    sa_buffer_flush_all(bs, p, 1, start + 2 * GATE_SLOW_BATCH, &written,
+                        &left, &why);
+    ok(written >= 1 && written < N && left == waiting - written,
+       "deadline: stopped at it between batches (%d written, %d left)",
+       written, left);
+    g.mode = GATE_PASS;
+    flush_all(bs, p, "deadline: the rest");
 }
 
 int main(void)
@@ -268,6 +668,11 @@ int main(void)
     test_write_back(p, sqlite);
     test_eviction(p, sqlite);
     test_drift(p, sqlite);
+    test_dead_flusher(p, sqlite);
+    test_killed_flusher(p, sqlite);
+    test_waits_for_held(p, sqlite);
+    test_hung_flusher(p, sqlite);
+    test_deadline(p, sqlite);
     if (mkdir(apr_pstrcat(p, dir, "/gone", (char *)NULL), 0700) != 0) {
         ok(0, "mkdir %s/gone", dir);
     }

@@ -31,6 +31,15 @@
 #define CONCURRENT_WORKERS 4
 #define INCREMENTS_EACH 25
 
+/* What the stores keep instead of an id (sa_id.h): hooks that go behind a
+ * store's back address records by it. */
+static const char *key_for(apr_pool_t *p, const char *id)
+{
+    const char *key = NULL;
+
+    return sa_id_key(p, id, &key) == APR_SUCCESS ? key : id;
+}
+
 typedef struct backend_t {
     const char *scheme;
     /* Writes a record directly, as a crash or a foreign writer could;
@@ -73,6 +82,7 @@ static apr_status_t sqlite_plant(apr_pool_t *p, const char *spec,
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    id = key_for(p, id);
     err = apr_dbd_query(drv, h, &nrows, apr_psprintf(p,
               "INSERT INTO session_api (id, data, expiry, version) "
               "VALUES ('%s', '%s', %" APR_TIME_T_FMT ", %s)",
@@ -129,6 +139,7 @@ static int sqlite_setup_done(apr_pool_t *p, const char *spec,
 static const char *file_record_path(apr_pool_t *p, const char *spec,
                                     const char *id)
 {
+    id = key_for(p, id);
     return apr_psprintf(p, "%s/%c/%c/%s", strchr(spec, ':') + 1, id[0], id[1],
                         id);
 }
@@ -142,8 +153,10 @@ static apr_status_t file_plant(apr_pool_t *p, const char *spec,
     const char *path = file_record_path(p, spec, id);
     FILE *f;
 
-    mkdir(apr_psprintf(p, "%s/%c", dir, id[0]), 0700);
-    mkdir(apr_psprintf(p, "%s/%c/%c", dir, id[0], id[1]), 0700);
+    const char *key = key_for(p, id);
+
+    mkdir(apr_psprintf(p, "%s/%c", dir, key[0]), 0700);
+    mkdir(apr_psprintf(p, "%s/%c/%c", dir, key[0], key[1]), 0700);
     f = fopen(path, "w");
     if (f == NULL) {
         *why = apr_psprintf(p, "cannot write %s", path);
@@ -230,7 +243,8 @@ static sa_store_t *buffered(apr_pool_t *p, sa_store_t *inner)
     else if (getpid() != shared_buffer_pid) {
         apr_global_mutex_child_init(&shared_buffer_lock, NULL, p);
     }
-    return sa_buffer_store(p, shared_buffer, inner);
+    sa_buffer_attach(inner, shared_buffer);
+    return inner;
 }
 
 static sa_store_t *open_store(apr_pool_t *p, const char *spec,
@@ -726,8 +740,9 @@ static void check_file_safety(sa_store_t *st, apr_pool_t *p, const char *spec)
     /* A crash between writing and renaming leaves a temporary file: an old
      * one goes with the next purge, a fresh one (a save in progress) stays. */
     {
+        const char *gk = key_for(p, good);
         const char *dir = apr_psprintf(p, "%s/%c/%c", strchr(spec, ':') + 1,
-                                       good[0], good[1]);
+                                       gk[0], gk[1]);
         const char *old_tmp = apr_pstrcat(p, dir, "/.tmp.crashed", (char *)NULL);
         const char *new_tmp = apr_pstrcat(p, dir, "/.tmp.busy", (char *)NULL);
         struct timeval tv[2] = { { 1000, 0 }, { 1000, 0 } };
