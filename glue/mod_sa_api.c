@@ -91,12 +91,16 @@ static apr_status_t session_api_set_expiry_date(request_rec *r,
     return set_expiry(r, SA_EXPIRY_DATE, 0, date);
 }
 
-/* The session, and the policy its expiry is judged by here. */
+/* The session, and the policy it will be saved under. */
 static apr_status_t expiry_view(request_rec *r, sa_session_t **s,
                                 sa_policy_t *pol)
 {
-    *pol = sa_conf_policy(sa_dconf(r));
-    return sa_request_session(r, s);
+    apr_status_t rv = sa_request_session(r, s);
+
+    if (rv == APR_SUCCESS) {
+        *pol = sa_request_policy(r);
+    }
+    return rv;
 }
 
 static apr_status_t session_api_get_expiry_age(request_rec *r,
