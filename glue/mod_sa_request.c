@@ -1,7 +1,8 @@
 /* The session of a request: found through the cookie on first use, kept on
- * the initial request (so subrequests and internal redirects share it), and
- * saved by an output filter before the response headers leave, which also
- * sets the one Set-Cookie of the response. */
+ * the initial request (so subrequests and internal redirects share it) with
+ * the configuration and store of the request that first used it, and saved
+ * by an output filter before the response headers leave, whichever request
+ * ends the response; the filter also sets the one Set-Cookie. */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
