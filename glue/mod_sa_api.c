@@ -91,12 +91,16 @@ static apr_status_t session_api_set_expiry_date(request_rec *r,
     return set_expiry(r, SA_EXPIRY_DATE, 0, date);
 }
 
-/* The session, and the policy its expiry is judged by here. */
+/* The session, and the policy it will be saved under. */
 static apr_status_t expiry_view(request_rec *r, sa_session_t **s,
                                 sa_policy_t *pol)
 {
-    *pol = sa_conf_policy(sa_dconf(r));
-    return sa_request_session(r, s);
+    apr_status_t rv = sa_request_session(r, s);
+
+    if (rv == APR_SUCCESS) {
+        *pol = sa_request_policy(r);
+    }
+    return rv;
 }
 
 static apr_status_t session_api_get_expiry_age(request_rec *r,
@@ -138,6 +142,9 @@ static apr_status_t session_api_get_expire_at_browser_close(request_rec *r,
     return rv;
 }
 
+/* flush and cycle_key act on the store at once, as Django's do: the old
+ * id must be gone even when the page then fails with a 5xx, which saves
+ * nothing more (a logout whose page fails still logs out). */
 static apr_status_t session_api_flush(request_rec *r)
 {
     sa_session_t *s;
@@ -145,10 +152,13 @@ static apr_status_t session_api_flush(request_rec *r)
 
     if (rv == APR_SUCCESS) {
         sa_session_flush(s);
+        rv = sa_request_save(r, s, 0);
     }
     return rv;
 }
 
+/* Stores the data under the new id at once, so that session_api_get_id
+ * answers it and the response, whatever its status, sends it. */
 static apr_status_t session_api_cycle_key(request_rec *r)
 {
     sa_session_t *s;
@@ -156,8 +166,47 @@ static apr_status_t session_api_cycle_key(request_rec *r)
 
     if (rv == APR_SUCCESS) {
         sa_session_cycle(s);
+        rv = sa_request_save(r, s, 0);
     }
     return rv;
+}
+
+/* The session as it was before an increment: a failed one is undone, so
+ * that no later save stores an increment its caller was told had failed.
+ * Values are never changed in place, so a shallow copy of the table is
+ * the whole state. A save that failed after meeting a newer version only
+ * moved the session forward in memory; back at the old version, the next
+ * save meets the newer one again and replays what is still pending. */
+typedef struct {
+    apr_hash_t *data;
+    sa_expiry_t expiry;
+    const char *id;
+    const char *retired_id;
+    apr_int64_t version;
+    int pending;
+    int modified;
+} incr_undo_t;
+
+static void incr_remember(const sa_session_t *s, incr_undo_t *u)
+{
+    u->data = apr_hash_copy(s->pool, s->data);
+    u->expiry = s->expiry;
+    u->id = s->id;
+    u->retired_id = s->retired_id;
+    u->version = s->version;
+    u->pending = s->pending->nelts;
+    u->modified = s->modified;
+}
+
+static void incr_undo(sa_session_t *s, const incr_undo_t *u)
+{
+    s->data = u->data;
+    s->expiry = u->expiry;
+    s->id = u->id;
+    s->retired_id = u->retired_id;
+    s->version = u->version;
+    s->pending->nelts = u->pending;
+    s->modified = u->modified;
 }
 
 apr_status_t session_api_incr(request_rec *r, const char *key,
@@ -165,21 +214,25 @@ apr_status_t session_api_incr(request_rec *r, const char *key,
 {
     sa_session_t *s;
     const sa_value_t *v;
+    incr_undo_t undo;
     apr_status_t rv = sa_request_writable(r, &s);
 
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    incr_remember(s, &undo);
     rv = sa_session_incr(s, key, delta, result);
     if (rv != APR_SUCCESS) {
-        return rv;
+        return rv;      /* the session is unchanged */
     }
     /* Stored now: a replayed increment may land on a newer count, and the
      * caller must see the value that was actually stored. */
     rv = sa_request_save(r, s, 0);
-    if (rv == APR_SUCCESS) {
-        rv = sa_session_get(s, key, &v);
+    if (rv != APR_SUCCESS) {
+        incr_undo(s, &undo);
+        return rv;
     }
+    rv = sa_session_get(s, key, &v);
     if (rv == APR_SUCCESS) {
         rv = sa_parse_int64(v->data, v->len, result);
     }

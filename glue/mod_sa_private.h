@@ -63,9 +63,15 @@ typedef struct sa_dir_conf_t {
 } sa_dir_conf_t;
 
 /* Per request, kept on the initial request so that subrequests and
- * internal redirects share one session. */
+ * internal redirects share one session. The session is loaded and saved
+ * with the configuration and the store of the request that first used it,
+ * whatever location ends the response. */
 typedef struct sa_req_t {
     sa_session_t *session;
+    const sa_dir_conf_t *conf;  /* of the first user, copied to live as long */
+    sa_store_t *store;          /* of the first user's server */
+    const char *client_id;      /* the live session the cookie named, or NULL */
+    apr_status_t load_error;    /* a failed load: the response is a 500 */
     int cookies_seen;           /* cookies with our name, valid or not */
     int saved;                  /* stored at least once in this request */
     int finalized;              /* headers are leaving: no more changes */
@@ -110,6 +116,9 @@ apr_status_t sa_request_session(request_rec *r, sa_session_t **out);
 /* The same, for a change: APR_EINCOMPLETE once the headers are leaving. */
 apr_status_t sa_request_writable(request_rec *r, sa_session_t **out);
 apr_status_t sa_request_save(request_rec *r, sa_session_t *s, int touch);
+/* The expiry policy the request's session is saved under (that of the
+ * request that first used it); only after sa_request_session succeeded. */
+sa_policy_t sa_request_policy(request_rec *r);
 
 /* mod_sa_api.c: the optional functions of mod_session_api.h; the counter
  * calls two of them directly. */

@@ -1,7 +1,8 @@
 /* The session of a request: found through the cookie on first use, kept on
- * the initial request (so subrequests and internal redirects share it), and
- * saved by an output filter before the response headers leave, which also
- * sets the one Set-Cookie of the response. */
+ * the initial request (so subrequests and internal redirects share it) with
+ * the configuration and store of the request that first used it, and saved
+ * by an output filter before the response headers leave, whichever request
+ * ends the response; the filter also sets the one Set-Cookie. */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
@@ -46,11 +47,6 @@ sa_req_t *sa_req_state(request_rec *r)
     return st;
 }
 
-static sa_store_t *server_store(server_rec *s)
-{
-    return sa_sconf(s)->store;
-}
-
 typedef struct {
     request_rec *r;
     const char *name;
@@ -68,11 +64,13 @@ static int scan_cookie_header(void *data, const char *key, const char *val)
     return 1;
 }
 
-/* Unknown, expired and unreadable ids are never adopted. */
+/* Unknown, expired and unreadable ids are never adopted. A load that the
+ * store fails is remembered: every later use gets the same error and the
+ * response becomes a 500, whatever the caller did with the error. */
 apr_status_t sa_request_session(request_rec *r, sa_session_t **out)
 {
     sa_dir_conf_t *c = sa_dconf(r);
-    sa_store_t *store = server_store(r->server);
+    sa_store_t *store;
     sa_req_t *st;
     request_rec *ir;
     sa_cookie_scan_t scan;
@@ -87,7 +85,14 @@ apr_status_t sa_request_session(request_rec *r, sa_session_t **out)
         *out = st->session;
         return APR_SUCCESS;
     }
+    if (st->load_error != APR_SUCCESS) {
+        return st->load_error;
+    }
     ir = initial_request(r);
+    /* r may be a subrequest, whose pool goes before the response: the
+     * configuration is kept in the initial request's. */
+    st->conf = apr_pmemdup(ir->pool, c, sizeof(*c));
+    st->store = store = sa_sconf(r->server)->store;
     scan.r = ir;
     scan.name = sa_conf_cookie_name(c);
     scan.ids = apr_array_make(ir->pool, 1, sizeof(const char *));
@@ -110,6 +115,7 @@ apr_status_t sa_request_session(request_rec *r, sa_session_t **out)
 
         if (rv == APR_SUCCESS) {
             st->session = s;
+            st->client_id = id;
             break;
         }
         if (rv == SA_ECORRUPT) {
@@ -120,6 +126,7 @@ apr_status_t sa_request_session(request_rec *r, sa_session_t **out)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "SA0203: store %s: "
                           "loading a session failed: %s", store->name,
                           why ? why : "");
+            st->load_error = rv;
             return rv;
         }
     }
@@ -140,34 +147,41 @@ apr_status_t sa_request_writable(request_rec *r, sa_session_t **out)
     return sa_request_session(r, out);
 }
 
+sa_policy_t sa_request_policy(request_rec *r)
+{
+    return sa_conf_policy(sa_req_state(r)->conf);
+}
+
 apr_status_t sa_request_save(request_rec *r, sa_session_t *s, int touch)
 {
-    sa_dir_conf_t *c = sa_dconf(r);
-    sa_store_t *store = server_store(r->server);
-    sa_policy_t pol = sa_conf_policy(c);
+    sa_req_t *st = sa_req_state(r);
+    sa_policy_t pol = sa_conf_policy(st->conf);
     const char *why = NULL;
     int saved = 0;
-    apr_status_t rv = sa_persist_save(store, s, &pol, sa_conf_max_size(c),
+    apr_status_t rv = sa_persist_save(st->store, s, &pol,
+                                      sa_conf_max_size(st->conf),
                                       apr_time_now(), touch, &saved, &why);
 
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "SA0205: store %s: saving "
-                      "session %s failed: %s", store->name,
+                      "session %s failed: %s", st->store->name,
                       s->id ? s->id : "(new)", why ? why : "");
         return rv;
     }
-    sa_req_state(r)->saved |= saved;
+    st->saved |= saved;
     return APR_SUCCESS;
 }
 
-static void set_cookie(request_rec *r, const sa_session_t *s)
+/* On r, the request whose response is leaving, with the attributes of the
+ * request that first used the session. */
+static void set_cookie(request_rec *r, const sa_req_t *st)
 {
-    sa_dir_conf_t *c = sa_dconf(r);
-    sa_policy_t pol = sa_conf_policy(c);
+    const sa_session_t *s = st->session;
+    sa_policy_t pol = sa_conf_policy(st->conf);
     sa_cookie_attrs_t a;
     apr_time_t now = apr_time_now();
 
-    sa_conf_cookie_attrs(r, c, &a);
+    sa_conf_cookie_attrs(r, st->conf, &a);
     /* err_headers_out: the cookie survives an error page, and this is the
      * only place a response gets it, so it is sent exactly once. */
     apr_table_addn(r->err_headers_out, "Set-Cookie",
@@ -178,27 +192,44 @@ static void set_cookie(request_rec *r, const sa_session_t *s)
                                     now));
 }
 
-/* Called once per response, before its headers: saves what changed and
- * sets the cookie. Returns an HTTP status to answer instead, or OK. */
-static int finalize(request_rec *r)
+/* With SessionAPISaveEveryRequest where the response ends, a request that
+ * brought a cookie and never used its session still refreshes it. */
+static apr_status_t refresh_unused(request_rec *r)
 {
     sa_dir_conf_t *c = sa_dconf(r);
+    const char *h;
+    sa_session_t *s;
+
+    if (!sa_conf_enabled(c) || !sa_conf_save_every(c)) {
+        return APR_SUCCESS;
+    }
+    h = apr_table_get(initial_request(r)->headers_in, "Cookie");
+    if (h == NULL || ap_strstr_c(h, sa_conf_cookie_name(c)) == NULL) {
+        return APR_SUCCESS;
+    }
+    return sa_request_session(r, &s);
+}
+
+/* Called once per response, before its headers, on the request that ends
+ * it (after an internal redirect or an error page, not the one that used
+ * the session): saves what changed and sets the cookie. Returns an HTTP
+ * status to answer instead, or OK. */
+static int finalize(request_rec *r)
+{
     sa_req_t *st = sa_req_state(r);
     sa_session_t *s;
-    int touch = 0;
+    int touch;
 
-    if (st->finalized || !sa_conf_enabled(c)) {
+    if (st->finalized) {
         return OK;
     }
     st->finalized = 1;
-    if (st->session == NULL && sa_conf_save_every(c)) {
-        /* Only a request that carries a cookie has a session to refresh. */
-        const char *h = apr_table_get(initial_request(r)->headers_in,
-                                      "Cookie");
-        if (h && ap_strstr_c(h, sa_conf_cookie_name(c))
-            && sa_request_session(r, &s) != APR_SUCCESS) {
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (st->session == NULL && st->load_error == APR_SUCCESS
+        && refresh_unused(r) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (st->load_error != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;      /* logged: SA0203 */
     }
     s = st->session;
     if (s == NULL) {
@@ -206,23 +237,50 @@ static int finalize(request_rec *r)
     }
     apr_table_mergen(r->err_headers_out, "Vary", "Cookie");
     if (r->status >= 500) {
+        /* Nothing more is saved; but flush, cycle_key and incr stored at
+         * once, and the client must learn the id they left it with. */
+        if ((s->id == NULL) != (st->client_id == NULL)
+            || (s->id && strcmp(s->id, st->client_id) != 0)) {
+            set_cookie(r, st);
+        }
         return OK;
     }
-    touch = sa_conf_save_every(c) && s->id != NULL;
+    touch = sa_conf_save_every(st->conf) && s->id != NULL;
     if (sa_request_save(r, s, touch) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (st->saved || (s->id == NULL && st->cookies_seen > 0)) {
-        set_cookie(r, s);
+        set_cookie(r, st);
     }
     return OK;
+}
+
+/* A brigade of empty data buckets only: what mod_include passes before an
+ * include at the top of a page. Passed on, it would make the headers leave
+ * before the included page could use the session. */
+static int carries_nothing(apr_bucket_brigade *bb)
+{
+    apr_bucket *e;
+
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        if (APR_BUCKET_IS_METADATA(e) || e->length != 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static apr_status_t sa_output_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
-    int status = finalize(r);
+    int status;
 
+    if (carries_nothing(bb)) {
+        apr_brigade_cleanup(bb);
+        return APR_SUCCESS;
+    }
+    status = finalize(r);
     ap_remove_output_filter(f);
     if (status != OK) {
         apr_bucket *e;
@@ -237,13 +295,19 @@ static apr_status_t sa_output_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* On every main request, wherever SessionAPI is Off too: the session may
+ * be used by a subrequest (an SSI include), or have been used before an
+ * internal redirect (an error page, mod_rewrite) to a location without
+ * it; and the filter's first call marks the headers as leaving, so that a
+ * change after that is refused instead of silently lost. Where nothing
+ * used a session the filter costs one call. */
 static void insert_filter(request_rec *r)
 {
     ap_filter_t *f;
 
     /* Only the main request saves: a subrequest's output goes out inside
      * the main response, after its headers. */
-    if (r->main || !sa_conf_enabled(sa_dconf(r)) || sa_req_state(r)->finalized) {
+    if (r->main || sa_req_state(r)->finalized) {
         return;
     }
     for (f = r->output_filters; f; f = f->next) {
@@ -253,7 +317,6 @@ static void insert_filter(request_rec *r)
     }
     ap_add_output_filter_handle(sa_filter_handle, NULL, r, r->connection);
 }
-
 void sa_request_register_hooks(apr_pool_t *p)
 {
     (void)p;

@@ -4,7 +4,7 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use SessionAPITest;
 
-plan tests => 21;
+plan tests => 22;
 
 my $ua = browser();
 my $res = $ua->get(base_url() . '/fun1/');
@@ -46,6 +46,10 @@ like($res->header('Allow') // '', qr/GET/, 'Allow names GET');
 $res = $ua->get(base_url() . '/tpl/');
 is($res->content, "<!doctype html>\n<p>You came 5 times.</p>\n",
          'SessionAPICounterTemplate replaces {{count}}');
+
+$res = $ua->get(base_url() . '/tpl-multi/');
+is($res->content, '66 <b>6</b> times: 6',
+   'every {{count}} is replaced, first, last and side by side');
 
 $res = $ua->head(base_url() . '/fun1/');
 is($res->code, 200, 'HEAD answers 200');

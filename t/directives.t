@@ -75,7 +75,7 @@ my @bad = (
     ['SessionAPICounterTemplate /etc/hostname', qr/SessionAPICounterTemplate '\/etc\/hostname': the template has no \{\{count\}\}/],
 );
 
-plan tests => 2 * @bad + 5 + 12;
+plan tests => 2 * @bad + 5 + 6 + 12;
 
 for my $case (@bad) {
     my ($directive, $message) = @$case;
@@ -106,6 +106,30 @@ like($out, qr/SA0102: SessionAPIStore sqlite:\Q$dir\E\/not-a-dir\/s.sqlite canno
 isnt($code, 0, 'a missing session directory fails start-up');
 like($out, qr/SA0102: SessionAPIStore file:\Q$dir\E\/missing cannot be used: cannot use session directory \Q$dir\E\/missing: No such file or directory/,
      'naming the directory and why');
+
+# SameSite None without Secure On: browsers would drop the cookie, so
+# start-up refuses it. The check runs before the stores are opened, so a
+# missing file store shows that a configuration got past it (SA0102)
+# rather than leaving httpd running.
+my @samesite = (
+    ["<Location /x>\nSessionAPICookieSameSite None\n</Location>",
+     qr/SA0114: SessionAPICookieSameSite None needs SessionAPICookieSecure On \(a <Location> section of .* has Auto\)/],
+    ["SessionAPICookieSameSite None\nSessionAPICookieSecure Off",
+     qr/SA0114: SessionAPICookieSameSite None needs SessionAPICookieSecure On \(server .* has Off\)/],
+);
+for my $case (@samesite) {
+    my ($conf, $message) = @$case;
+    ($code, $out) = httpd_with("SessionAPIStore file:$dir/missing\n$conf",
+                               '-DFOREGROUND');
+    isnt($code, 0, "start-up fails on: $conf");
+    like($out, $message, "saying why: $conf");
+}
+($code, $out) = httpd_with("SessionAPIStore file:$dir/missing\n<Location /x>\n"
+                           . "SessionAPICookieSameSite None\n"
+                           . "SessionAPICookieSecure On\n</Location>",
+                           '-DFOREGROUND');
+unlike($out, qr/SA0114/, 'SameSite None with Secure On is accepted');
+like($out, qr/SA0102: /, '(start-up went on to the stores)');
 
 # The cookie directives.
 my $res = api(browser(), '/api/attrs', ['set', 'a', 1]);

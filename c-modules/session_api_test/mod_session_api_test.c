@@ -4,11 +4,13 @@
  * operations run in order, each answered with one line of text/plain:
  *
  *   get=K  set=K:V  del=K  keys  incr=K:N  expiry=N  expiry_date=UNIXSEC
- *   age  date  close  flush  cycle  id  fail=STATUS
+ *   age  date  close  flush  cycle  id  fail=STATUS  redirect=URI
  *
  * K and V are %XX-escaped (so any byte, NUL included, can be sent); values
  * in the answer are escaped the same way. fail=STATUS makes the handler
- * return STATUS after the operations before it. */
+ * return STATUS after the operations before it; redirect=URI (escaped, may
+ * carry a query) hands the response to URI by an internal redirect, so
+ * that it ends in another location than the one that used the session. */
 #define HTTPD_TEST_REQUIRE_APACHE 2
 
 #define APACHE_HTTPD_TEST_HANDLER session_api_test_handler
@@ -18,6 +20,7 @@
 static void session_api_test_retrieve(void);
 
 #include "apache_httpd_test.h"
+#include "http_request.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "mod_session_api.h"
@@ -223,6 +226,11 @@ static int run_op(request_rec *r, char *op, char *arg)
     else if (!strcmp(op, "fail") && arg) {
         return atoi(arg);
     }
+    else if (!strcmp(op, "redirect") && arg) {
+        unescape(arg);
+        ap_internal_redirect(arg, r);
+        return DONE;
+    }
     else {
         return HTTP_BAD_REQUEST;
     }
@@ -254,6 +262,9 @@ static int session_api_test_handler(request_rec *r)
             *eq++ = '\0';
         }
         status = run_op(r, tok, eq);
+        if (status == DONE) {
+            return OK;          /* the redirect answered */
+        }
         if (status != OK) {
             return status;
         }

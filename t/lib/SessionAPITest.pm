@@ -17,7 +17,7 @@ our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  cookie_id count_of server_user error_log_since
                  error_log_size restart_server
                  store_kind store_backend buffered settle store_key store_ids store_record store_count store_snapshot store_added
-                 store_corrupt store_read_only store_files_owner);
+                 store_corrupt store_read_only store_unreadable store_files_owner);
 
 sub base_url { 'http://' . Apache::TestRequest::hostport() }
 
@@ -196,6 +196,20 @@ sub store_read_only {
     else {
         system('chmod', '-R', $on ? 'a-w' : 'u+w', files_dir()) == 0
             or die "chmod failed";
+    }
+}
+
+# Makes the store fail every load from now on (1), or work again (0): the
+# SQLite table is renamed away, the file store's directory closed to the
+# server's user.
+sub store_unreadable {
+    my $on = shift;
+    if (store_backend() eq 'sqlite') {
+        sql($on ? 'ALTER TABLE session_api RENAME TO session_api_away'
+                : 'ALTER TABLE session_api_away RENAME TO session_api');
+    }
+    else {
+        chmod $on ? 0 : 0700, files_dir() or die "chmod: $!";
     }
 }
 
