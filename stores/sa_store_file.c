@@ -66,6 +66,7 @@ typedef struct {
     apr_uint32_t tmp_counter;
     int purge_cursor;           /* leaf directory the next purge starts in */
     int dirfd;                  /* DIR, checked; -1 outside a ready child */
+    apr_pool_t *dirfd_pool;     /* whose cleanup closes it */
     apr_status_t unusable_rv;   /* why dirfd is -1 */
     const char *unusable;
 } sa_file_t;
@@ -230,6 +231,7 @@ static apr_status_t close_store_dir(void *ctx)
     if (c->dirfd >= 0) {
         close(c->dirfd);
         c->dirfd = -1;
+        c->dirfd_pool = NULL;
         c->unusable_rv = APR_EINIT;
         c->unusable = "the store was closed";
     }
@@ -249,7 +251,12 @@ static apr_status_t file_child_init(void *ctx, apr_pool_t *p,
     c->durable = env->durable;
     c->owner = geteuid();
     c->pid = (long)getpid();
-    close_store_dir(c);
+    if (c->dirfd_pool != NULL) {
+        /* Initialised again: the old descriptor goes, and so does the
+         * cleanup that would otherwise close the new one later. */
+        apr_pool_cleanup_run(c->dirfd_pool, c, close_store_dir);
+        c->dirfd_pool = NULL;
+    }
     if (apr_uid_name_get(&user, c->owner, p) != APR_SUCCESS) {
         user = apr_psprintf(p, "%ld", (long)c->owner);
     }
@@ -262,6 +269,7 @@ static apr_status_t file_child_init(void *ctx, apr_pool_t *p,
         return rv;
     }
     c->dirfd = fd;
+    c->dirfd_pool = p;
     apr_pool_cleanup_register(p, c, close_store_dir, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
@@ -289,10 +297,10 @@ static apr_status_t open_level(sa_file_t *c, apr_pool_t *p, int parent,
         *fd = openat(parent, name, SA_FILE_DIR_FLAGS);
     }
     if (*fd < 0) {
-        if (errno == ENOENT) {
+        int err = errno;
+        if (err == ENOENT) {
             return APR_NOTFOUND;
         }
-        int err = errno;
         rv = APR_FROM_OS_ERROR(err);
         *why = apr_psprintf(p, "%s %s; not used",
                             leaf_path(p, c, c1, c2, level),

@@ -268,6 +268,41 @@ static void test_store_dir(apr_pool_t *p, const char *base)
     }
 }
 
+/* child_init run again from another pool (a process that reinitialises
+ * the store): destroying the first pool must not close the descriptor the
+ * second call opened. */
+static void test_reinit(apr_pool_t *p, const char *base)
+{
+    const char *dir = mkdir_mode(p, base, "reinit", 0700), *why = NULL;
+    sa_store_t *st = new_store(p, dir);
+    sa_record_t r = rec_of("a=1", apr_time_now() + HOUR);
+    apr_pool_t *first, *second;
+    apr_status_t rv;
+
+    if (st == NULL || sa_store_setup(st, p, &env, &why) != APR_SUCCESS) {
+        ok(0, "reinit: the store opens: %s", why ? why : "");
+        return;
+    }
+    apr_pool_create(&first, p);
+    apr_pool_create(&second, p);
+    rv = sa_store_child_init(st, first, &env, &why);
+    if (rv == APR_SUCCESS) {
+        rv = sa_store_child_init(st, second, &env, &why);
+    }
+    is_int(rv, APR_SUCCESS, "reinit: child_init twice");
+    apr_pool_destroy(first);
+    why = NULL;
+    rv = sa_store_insert(st, p, new_id(p), &r, &why);
+    is_int(rv, APR_SUCCESS, "reinit: the store works after the first pool "
+           "is gone (%s)", why ? why : "");
+    apr_pool_destroy(second);
+    why = NULL;
+    rv = sa_store_insert(st, p, new_id(p), &r, &why);
+    ok(store_error(rv) && contains(why, "closed"),
+       "reinit: and says it is closed after the second: %s",
+       why ? why : "(none)");
+}
+
 /* ------------------------------------------------------------------ */
 /* Leaf directories.                                                   */
 
@@ -595,6 +630,7 @@ int main(void)
     }
     test_parser(p);
     test_store_dir(p, base);
+    test_reinit(p, base);
     test_leaves(p, base);
     test_headers_in_store(p, base);
     if (system(apr_pstrcat(p, "chmod -R u+rwx '", base, "'; rm -rf '", base,
