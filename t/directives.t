@@ -75,7 +75,7 @@ my @bad = (
     ['SessionAPICounterTemplate /etc/hostname', qr/SessionAPICounterTemplate '\/etc\/hostname': the template has no \{\{count\}\}/],
 );
 
-plan tests => 2 * @bad + 5 + 6 + 12;
+plan tests => 2 * @bad + 9 + 6 + 12;
 
 for my $case (@bad) {
     my ($directive, $message) = @$case;
@@ -106,6 +106,19 @@ like($out, qr/SA0102: SessionAPIStore sqlite:\Q$dir\E\/not-a-dir\/s.sqlite canno
 isnt($code, 0, 'a missing session directory fails start-up');
 like($out, qr/SA0102: SessionAPIStore file:\Q$dir\E\/missing cannot be used: cannot use session directory \Q$dir\E\/missing: No such file or directory/,
      'naming the directory and why');
+# A file store directory that is a symbolic link, or that others can
+# write, stops start-up too (the parent, often root, follows no link).
+mkdir "$dir/shared", 01777 or die $!;
+chmod 01777, "$dir/shared" or die $!;
+symlink "$dir/shared", "$dir/link" or die $!;
+($code, $out) = httpd_with("SessionAPIStore file:$dir/link", '-DFOREGROUND');
+isnt($code, 0, 'a session directory that is a symbolic link fails start-up');
+like($out, qr/SA0102: .*session directory \Q$dir\E\/link is a symbolic link/,
+     'naming the link');
+($code, $out) = httpd_with("SessionAPIStore file:$dir/shared", '-DFOREGROUND');
+isnt($code, 0, 'a session directory others can write fails start-up');
+like($out, qr/SA0102: .*session directory \Q$dir\E\/shared is owned by uid \d+ .* with mode 1777: .*install -d -o \S+ -m 0700 \Q$dir\E\/shared/,
+     'naming the directory, its owner and mode, and the fix');
 
 # SameSite None without Secure On: browsers would drop the cookie, so
 # start-up refuses it. The check runs before the stores are opened, so a

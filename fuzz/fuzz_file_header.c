@@ -1,0 +1,40 @@
+/* libFuzzer target: the file store's record header parser
+ * (stores/sa_file_record.h), fed whole record files. It must never read
+ * outside the buffer, and what it accepts must be canonical: the header
+ * sa_file_record_format writes for the parsed values is byte for byte the
+ * header that was parsed, and the values are within the documented ranges.
+ * Seeds: fuzz/corpus/file_header/. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sa_file_record.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *buf = (const char *)data;
+    const char *why = NULL;
+    sa_file_header_t h;
+    char head[SA_FILE_HEADER_MAX];
+    apr_size_t hlen = 0;
+
+    if (sa_file_record_parse(buf, size, &h, &why) != APR_SUCCESS) {
+        if (why == NULL) {
+            abort();            /* every refusal says why */
+        }
+        return 0;
+    }
+    if (h.version < 1 || h.version == APR_INT64_MAX || h.expiry < 0
+        || h.expiry > SA_FILE_EXPIRY_MAX || h.data_offset > size
+        || h.len != size - h.data_offset) {
+        abort();
+    }
+    if (sa_file_record_format(head, sizeof(head), h.version, h.expiry, h.len,
+                              &hlen) != APR_SUCCESS
+        || hlen != h.data_offset || memcmp(head, buf, hlen) != 0) {
+        abort();                /* accepted a header that is not canonical */
+    }
+    return 0;
+}
