@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -117,14 +118,6 @@ static const char *sqlite_create(apr_pool_t *p, const char *arg, void **ctx)
 /* ------------------------------------------------------------------ */
 /* setup                                                              */
 
-/* Could the children's user replace entries of this directory? */
-static int changeable_by(const struct stat *dir, const sa_store_env_t *env)
-{
-    return dir->st_uid == env->uid
-        || (dir->st_gid == env->gid && (dir->st_mode & S_IWGRP))
-        || (dir->st_mode & S_IWOTH);
-}
-
 static int writable_by(const struct stat *st, const sa_store_env_t *env)
 {
     if (st->st_uid == env->uid) {
@@ -148,26 +141,25 @@ static apr_status_t os_failed(apr_pool_t *p, const char *what,
 static apr_status_t is_a_link(apr_pool_t *p, const char *path,
                               const char **why)
 {
-    *why = apr_psprintf(p, "%s is a symbolic link; the SQLite database, its "
-                        "-wal and -shm files and its directory must not be "
-                        "(remove the link, or name the real path)", path);
+    *why = apr_psprintf(p, "%s is a symbolic link; SQLite opens the "
+                        "database only by a path without any (name the real "
+                        "path), and its -wal and -shm files must not be "
+                        "links either", path);
     return APR_EINVAL;
 }
 
 /* Opens component `name` of directory fd `at`; `path` is the path so far.
- * Missing: created with `mode` (*created set). A symbolic link is followed
- * only above the database's directory (`last` 0), only if root did not
- * create it for the children's user to change: it is root's own, in a
- * directory that user cannot change. Returns the new descriptor, or -1
- * with *why set. */
+ * Missing: created with `mode` (*created set). A symbolic link is refused
+ * wherever it is: SQLITE_OPEN_NOFOLLOW refuses one anywhere in the path,
+ * and below a directory the children's user can change it could be theirs.
+ * Returns the new descriptor, or -1 with *why set. */
 static int open_component(apr_pool_t *p, int at, const char *name,
-                          const char *path, int last, mode_t mode,
-                          const sa_store_env_t *env, int *created,
+                          const char *path, mode_t mode, int *created,
                           const char **why)
 {
-    const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-    struct stat ln, dir;
-    int fd = openat(at, name, flags | O_NOFOLLOW);
+    const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    struct stat ln;
+    int fd = openat(at, name, flags);
 
     if (fd < 0 && errno == ENOENT) {
         if (mkdirat(at, name, mode) == 0) {
@@ -177,35 +169,26 @@ static int open_component(apr_pool_t *p, int at, const char *name,
             os_failed(p, "create directory", path, why);
             return -1;
         }
-        fd = openat(at, name, flags | O_NOFOLLOW);
+        fd = openat(at, name, flags);
     }
     if (fd >= 0) {
         return fd;
     }
-    if (fstatat(at, name, &ln, AT_SYMLINK_NOFOLLOW) != 0
-        || !S_ISLNK(ln.st_mode)) {
-        os_failed(p, "open directory", path, why);
-        return -1;
-    }
-    if (last || (env->change_owner
-                 && (ln.st_uid != 0 || fstat(at, &dir) != 0
-                     || changeable_by(&dir, env)))) {
+    if (fstatat(at, name, &ln, AT_SYMLINK_NOFOLLOW) == 0
+        && S_ISLNK(ln.st_mode)) {
         is_a_link(p, path, why);
-        return -1;
     }
-    fd = openat(at, name, flags);
-    if (fd < 0) {
+    else {
         os_failed(p, "open directory", path, why);
     }
-    return fd;
+    return -1;
 }
 
 /* Walks to the database's directory from /, one descriptor at a time, so
- * nothing can move a link under a path root has checked. Creates missing
+ * nothing can put a link under a path root has checked. Creates missing
  * directories: those above for anyone to pass (0755), the database's own
  * for the children's user (0750). */
-static apr_status_t open_db_dir(apr_pool_t *p, const char *dir,
-                                const sa_store_env_t *env, int *dirfd,
+static apr_status_t open_db_dir(apr_pool_t *p, const char *dir, int *dirfd,
                                 int *created, const char **why)
 {
     char *rest = apr_pstrdup(p, dir), *state = NULL, *name;
@@ -222,8 +205,8 @@ static apr_status_t open_db_dir(apr_pool_t *p, const char *dir,
         int sub, made = 0;
 
         sofar = apr_pstrcat(p, sofar, "/", name, (char *)NULL);
-        sub = open_component(p, fd, name, sofar, next == NULL,
-                             next == NULL ? 0750 : 0755, env, &made, why);
+        sub = open_component(p, fd, name, sofar, next == NULL ? 0750 : 0755,
+                             &made, why);
         close(fd);
         if (sub < 0) {
             return APR_EGENERAL;
@@ -354,6 +337,10 @@ static int make_schema(int dirfd, const char *name, const char *path,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     }
     sqlite3_close(db);
+    if (rc != SQLITE_OK && created) {
+        /* Next time, a new file again (and its page size). */
+        (void)unlinkat(dirfd, name, 0);
+    }
     return rc != SQLITE_OK;
 }
 
@@ -394,7 +381,10 @@ static apr_status_t make_schema_as_user(apr_pool_t *p, int dirfd,
             umask(077);
             failed = make_schema(dirfd, name, path, msg, sizeof(msg));
         }
-        if (write(pfd[1], msg, strlen(msg)) < 0) {
+        /* '0', or '1' and why: the answer even if the parent cannot
+         * wait for this process (SIGCHLD ignored by someone). */
+        if (write(pfd[1], failed ? "1" : "0", 1) != 1
+            || write(pfd[1], msg, strlen(msg)) < 0) {
             failed = 1;
         }
         _exit(failed);          /* nothing of the parent's may run here */
@@ -407,24 +397,20 @@ static apr_status_t make_schema_as_user(apr_pool_t *p, int dirfd,
     }
     msg[got] = '\0';
     close(pfd[0]);
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return os_failed(p, "wait for the process setting up", path, why);
-        }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    if (got > 0 && msg[0] == '0') {
         return APR_SUCCESS;
     }
-    *why = got > 0 ? apr_pstrdup(p, msg)
+    *why = got > 1 ? apr_pstrdup(p, msg + 1)
          : apr_psprintf(p, "the process setting up %s as user %s failed "
                         "(status %d)", path, env->user_name, status);
     return APR_EGENERAL;
 }
 
 /* Every path setup touches: the directories down to the database's (walked
- * by descriptor, links refused where the children's user could have put
- * them), the database, its -wal and -shm (links refused, foreign owners
- * fixed through descriptors). The rest happens as the children's user.
+ * by descriptor, links refused), the database, its -wal and -shm (links
+ * refused, foreign owners fixed through descriptors). The rest happens as the children's user.
  * Without root (change_owner 0) the same, in this process. */
 static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
                                  const sa_store_env_t *env, const char **why)
@@ -439,7 +425,7 @@ static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
     apr_size_t i;
     int dirfd = -1, created = 0;
 
-    rv = open_db_dir(p, dir, env, &dirfd, &created, why);
+    rv = open_db_dir(p, dir, &dirfd, &created, why);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -859,6 +845,11 @@ static apr_status_t write_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
     sqlite3_stmt *st;
     apr_status_t rv;
 
+    if (w->kind != SA_WRITE_REMOVE && w->rec.len > (apr_size_t)INT_MAX) {
+        *why = apr_psprintf(p, "session %s: a record of %" APR_SIZE_T_FMT
+                            " bytes is too big for SQLite", w->id, w->rec.len);
+        return APR_EINVAL;
+    }
     switch (w->kind) {
     case SA_WRITE_INSERT:
         st = conn->st[ST_INSERT];
