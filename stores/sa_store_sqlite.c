@@ -314,8 +314,8 @@ static int make_schema(int dirfd, const char *name, const char *path,
         snprintf(msg, len, "cannot create %s: %s", path, strerror(errno));
         return 1;
     }
-    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
-                         | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE
+                         | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(db, SA_SQLITE_SETUP_WAIT_MS);
         /* Records are ~100 bytes: small pages make each commit write (and
@@ -408,10 +408,11 @@ static apr_status_t make_schema_as_user(apr_pool_t *p, int dirfd,
     return APR_EGENERAL;
 }
 
-/* Every path setup touches: the directories down to the database's (walked
+/* Every path root touches: the directories down to the database's (walked
  * by descriptor, links refused), the database, its -wal and -shm (links
- * refused, foreign owners fixed through descriptors). The rest happens as the children's user.
- * Without root (change_owner 0) the same, in this process. */
+ * refused, foreign owners fixed through descriptors). SQLite runs as the
+ * children's user. Without root (change_owner 0) the same, in this
+ * process. */
 static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
                                  const sa_store_env_t *env, const char **why)
 {
