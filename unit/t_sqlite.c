@@ -467,6 +467,23 @@ static void test_links(apr_pool_t *p, const char *top)
            "link at the directory: nothing created in its target");
         unlink(ldir);
     }
+    /* A hard link to a file of root's: root must not give it away. */
+    if (as_root) {
+        const char *before = fingerprint(p, kept);
+        apr_status_t rv;
+
+        ok(link(kept, db) == 0, "a hard link at the database to %s", kept);
+        rv = setup_of(p, db, &why);
+        ok(rv != APR_SUCCESS && why && strstr(why, db)
+           && strstr(why, "single name"),
+           "hard link: setup fails naming it: %s", why ? why : "(nothing)");
+        is_str(fingerprint(p, kept), before,
+               "hard link: the other file is not given away");
+        unlink(db);
+    }
+    else {
+        skip(3, "a hard link to another user's file needs root");
+    }
     /* And with the links gone, the same paths work. */
     is_int(setup_of(p, db, &why), APR_SUCCESS,
            "without the links, setup succeeds");
