@@ -8,10 +8,13 @@
  *    again once the lock is released.
  *  - setup, run as root for children of another user, never follows a
  *    symbolic link planted where the database, its -wal or -shm file, or
- *    its directory is expected: it fails naming the link, and the link's
- *    target is neither created nor given away. As root the test runs for
- *    user nobody (env.change_owner); otherwise as the test's own user,
- *    and the checks that need root are skipped. */
+ *    its directory is expected, nor one anywhere above: it fails naming
+ *    the link, and the link's target is neither created nor given away;
+ *    nor does it give away a file hard-linked at the database. What it
+ *    creates belongs to that user, who can reach it. As root the test
+ *    runs for user nobody (env.change_owner); otherwise as the test's own
+ *    user, and the checks that need root are skipped.
+ *  - Opening a connection waits for a lock like any read. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -103,8 +106,8 @@ static void holder_main(const char *path, int cmd, int ack)
                 reply = 'H';
             }
         }
-        else if (c == 'r' && db
-                 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        else if (c == 'r' && db && sqlite3_exec(db, "COMMIT", NULL, NULL,
+                                                NULL) == SQLITE_OK) {
             reply = 'R';
         }
         else if (c == 'x') {
