@@ -1,66 +1,103 @@
-/* The SQLite store, through apr_dbd's sqlite3 driver.
+/* The SQLite store, on SQLite's own C API (libsqlite3).
  *
  * Apache runs several processes with several threads each against one
- * database file, so: WAL (readers never wait for the writer), a busy timeout
- * (the driver's own retry sleeps 100 ms per SQLITE_BUSY), one connection per
- * concurrently running thread with its statements prepared once, and an
- * optional cross-process mutex around each write because SQLite's busy
- * handler alone lets one process starve another of the write lock. Every
- * write is one autocommit statement, so the lock is held for microseconds. */
+ * database file, so:
+ *  - WAL: readers never wait for the writer, nor for each other.
+ *  - One connection per concurrently running thread, opened in multi-thread
+ *    mode (SQLITE_OPEN_NOMUTEX: a connection is only ever used by the thread
+ *    that took it from the idle list), with its statements prepared once.
+ *    Threads of one child share no SQLite lock, so reads run in parallel.
+ *  - Every wait is bounded by SA_SQLITE_WAIT_MS from the start of the
+ *    operation: the cross-process write mutex (SQLite's busy handler alone
+ *    lets one process starve another of the write lock) and SQLite's own
+ *    lock, which another process (a backup, an sqlite3 shell) may hold. A
+ *    write that cannot have it in time fails alone with a store error; the
+ *    busy handler sleeps only the thread that waits.
+ *  - The mutex is held around one autocommit statement, or one batch
+ *    transaction, so for microseconds.
+ *
+ * setup runs as root in the parent, for children of another user, in a
+ * directory that user owns and can change at any moment. So root never
+ * lets SQLite near it: root only walks to the directory with descriptors
+ * (openat, O_NOFOLLOW), creates what is missing, refuses symbolic links,
+ * and gives files to the user through descriptors; the database itself is
+ * created and opened by a short forked process that has become the
+ * children's user first. See sqlite_setup. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "apr_strings.h"
-#include "apr_file_info.h"
-#include "apr_file_io.h"
-#include "apr_dbd.h"
-#include "apr_reslist.h"
-#include "sa_mutex.h"
+#include "apr_thread_mutex.h"
 #include "sa_store.h"
 
-#define SA_SQLITE_BUSY_TIMEOUT_MS 5000
+/* The most any operation waits for a lock (the write mutex, then SQLite's
+ * write lock; for reads only the rare WAL recovery). Long enough for the
+ * queue of every child's writers at full load (each holds the lock for
+ * well under a millisecond; a durable commit on a disk for ~10 ms), short
+ * enough that a request failing behind an outside lock answers promptly. */
+#define SA_SQLITE_WAIT_MS 1000
+/* setup may wait for the children of the previous generation. */
+#define SA_SQLITE_SETUP_WAIT_MS 5000
 #define SA_SQLITE_PAGE_SIZE "1024"
 
-typedef struct {
-    const char *path;
-    int durable;
-    const apr_dbd_driver_t *driver;
-    apr_reslist_t *conns;
-    int max_conns;
-    apr_global_mutex_t *write_lock;
-} sa_sqlite_t;
-
-enum { ST_LOAD, ST_INSERT, ST_UPDATE, ST_REMOVE, ST_PURGE, ST_COUNT };
+enum { ST_LOAD, ST_INSERT, ST_UPDATE, ST_REMOVE, ST_PURGE, ST_BEGIN,
+       ST_COMMIT, ST_ROLLBACK, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
     "SELECT data, version, expiry FROM session_api "
-        "WHERE id = %s AND expiry > %s",
+        "WHERE id = ?1 AND expiry > ?2",
     "INSERT OR IGNORE INTO session_api (id, data, expiry, version) "
-        "VALUES (%s, %s, %s, %s)",
-    "UPDATE session_api SET data = %s, expiry = %s, version = %s "
-        "WHERE id = %s AND version = %s AND expiry > %s",
-    "DELETE FROM session_api WHERE id = %s",
+        "VALUES (?1, ?2, ?3, ?4)",
+    "UPDATE session_api SET data = ?1, expiry = ?2, version = ?3 "
+        "WHERE id = ?4 AND version = ?5 AND expiry > ?6",
+    "DELETE FROM session_api WHERE id = ?1",
     "DELETE FROM session_api WHERE id IN "
-        "(SELECT id FROM session_api WHERE expiry <= %s LIMIT %s)",
+        "(SELECT id FROM session_api WHERE expiry <= ?1 LIMIT ?2)",
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
 };
 
-static const char *const schema[] = {
+static const char schema[] =
     "CREATE TABLE IF NOT EXISTS session_api ("
         "id TEXT PRIMARY KEY NOT NULL, "
         "data TEXT NOT NULL, "
         "expiry INTEGER NOT NULL, "     /* apr_time_t, microseconds */
-        "version INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS session_api_expiry ON session_api (expiry)",
-};
+        "version INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS session_api_expiry ON session_api (expiry);";
+
+typedef struct sa_conn_t {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    apr_time_t deadline;        /* of the operation running on it */
+    unsigned generation;        /* the store's, when it was opened */
+    int suspect;                /* an error that may be the connection's */
+    struct sa_conn_t *next;
+} sa_conn_t;
 
 typedef struct {
+    const char *path;
+    int durable;
+    apr_global_mutex_t *write_lock;
+    /* From child_init on: connections not in use, and spare structures
+     * (closed connections), both under mutex, allocated from pool. */
     apr_pool_t *pool;
-    apr_dbd_t *handle;
-    apr_dbd_prepared_t *st[ST_COUNT];
-    apr_uint64_t uses;
-} sa_conn_t;
+    apr_thread_mutex_t *mutex;
+    sa_conn_t *idle;
+    sa_conn_t *spare;
+    /* Bumped when a connection turned out bad: the idle ones opened
+     * before are probably bad too, and are reopened rather than tried. */
+    unsigned generation;
+} sa_sqlite_t;
 
 static const char *sqlite_create(apr_pool_t *p, const char *arg, void **ctx)
 {
@@ -78,241 +115,431 @@ static const char *sqlite_create(apr_pool_t *p, const char *arg, void **ctx)
     return NULL;
 }
 
-static apr_status_t get_driver(sa_sqlite_t *c, apr_pool_t *p, const char **why)
-{
-    apr_status_t rv;
+/* ------------------------------------------------------------------ */
+/* setup                                                              */
 
-    if (c->driver != NULL) {
+static int writable_by(const struct stat *st, const sa_store_env_t *env)
+{
+    if (st->st_uid == env->uid) {
+        return (st->st_mode & S_IWUSR) && (st->st_mode & S_IXUSR);
+    }
+    if (st->st_gid == env->gid) {
+        return (st->st_mode & S_IWGRP) && (st->st_mode & S_IXGRP);
+    }
+    return (st->st_mode & S_IWOTH) && (st->st_mode & S_IXOTH);
+}
+
+static apr_status_t os_failed(apr_pool_t *p, const char *what,
+                              const char *path, const char **why)
+{
+    apr_status_t rv = APR_FROM_OS_ERROR(errno);
+
+    *why = apr_psprintf(p, "cannot %s %s: %pm", what, path, &rv);
+    return rv;
+}
+
+static apr_status_t is_a_link(apr_pool_t *p, const char *path,
+                              const char **why)
+{
+    *why = apr_psprintf(p, "%s is a symbolic link; SQLite opens the "
+                        "database only by a path without any (name the real "
+                        "path), and its -wal and -shm files must not be "
+                        "links either", path);
+    return APR_EINVAL;
+}
+
+/* Opens component `name` of directory fd `at`; `path` is the path so far.
+ * Missing: created with `mode` (*created set). A symbolic link is refused
+ * wherever it is: SQLITE_OPEN_NOFOLLOW refuses one anywhere in the path,
+ * and below a directory the children's user can change it could be theirs.
+ * Returns the new descriptor, or -1 with *why set. */
+static int open_component(apr_pool_t *p, int at, const char *name,
+                          const char *path, mode_t mode, int *created,
+                          const char **why)
+{
+    const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    struct stat ln;
+    int fd = openat(at, name, flags);
+
+    if (fd < 0 && errno == ENOENT) {
+        if (mkdirat(at, name, mode) == 0) {
+            *created = 1;
+        }
+        else if (errno != EEXIST) {
+            os_failed(p, "create directory", path, why);
+            return -1;
+        }
+        fd = openat(at, name, flags);
+    }
+    if (fd >= 0) {
+        return fd;
+    }
+    if (fstatat(at, name, &ln, AT_SYMLINK_NOFOLLOW) == 0
+        && S_ISLNK(ln.st_mode)) {
+        is_a_link(p, path, why);
+    }
+    else {
+        os_failed(p, "open directory", path, why);
+    }
+    return -1;
+}
+
+/* Walks to the database's directory from /, one descriptor at a time, so
+ * nothing can put a link under a path root has checked. Creates missing
+ * directories: those above for anyone to pass (0755), the database's own
+ * for the children's user (0750). */
+static apr_status_t open_db_dir(apr_pool_t *p, const char *dir, int *dirfd,
+                                int *created, const char **why)
+{
+    char *rest = apr_pstrdup(p, dir), *state = NULL, *name;
+    const char *sofar = "";
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return os_failed(p, "open", "/", why);
+    }
+    *created = 0;
+    name = apr_strtok(rest, "/", &state);
+    while (name != NULL) {
+        char *next = apr_strtok(NULL, "/", &state);
+        int sub, made = 0;
+
+        sofar = apr_pstrcat(p, sofar, "/", name, (char *)NULL);
+        sub = open_component(p, fd, name, sofar, next == NULL ? 0750 : 0755,
+                             &made, why);
+        close(fd);
+        if (sub < 0) {
+            return APR_EGENERAL;
+        }
+        fd = sub;
+        *created = made;
+        name = next;
+    }
+    *dirfd = fd;
+    return APR_SUCCESS;
+}
+
+/* The database's directory: a new one goes to the children's user; an
+ * existing one must let that user create the -wal and -shm files. */
+static apr_status_t check_db_dir(apr_pool_t *p, int fd, const char *dir,
+                                 int created, const sa_store_env_t *env,
+                                 const char **why)
+{
+    struct stat st;
+
+    if (!env->change_owner) {
         return APR_SUCCESS;
     }
-    rv = apr_dbd_init(p);
-    if (rv == APR_SUCCESS) {
-        rv = apr_dbd_get_driver(p, "sqlite3", &c->driver);
+    if (created && fchown(fd, env->uid, env->gid) != 0) {
+        return os_failed(p, apr_psprintf(p, "give to user %s the directory",
+                                         env->user_name), dir, why);
     }
-    if (rv != APR_SUCCESS) {
-        *why = rv == APR_EDSOOPEN
-            ? "the apr_dbd sqlite3 driver is not installed "
-              "(Debian: libaprutil1-dbd-sqlite3)"
-            : "the apr_dbd sqlite3 driver could not be loaded";
+    if (fstat(fd, &st) != 0) {
+        return os_failed(p, "stat directory", dir, why);
     }
-    return rv;
-}
-
-/* Runs one statement that may return rows (PRAGMAs do), discarding them. */
-static apr_status_t run_sql(sa_sqlite_t *c, apr_pool_t *p, apr_dbd_t *h,
-                            const char *sql, const char **why)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int err = apr_dbd_select(c->driver, p, h, &res, sql, 0);
-
-    if (err != 0) {
-        *why = apr_psprintf(p, "%s: %s", sql, apr_dbd_error(c->driver, h, err));
-        return APR_EGENERAL;
-    }
-    while (apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
-        /* drain, so the statement is finished */
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t open_db(sa_sqlite_t *c, apr_pool_t *p, apr_dbd_t **h,
-                            const char **why)
-{
-    const char *err = NULL;
-    apr_status_t rv = apr_dbd_open_ex(c->driver, p, c->path, h, &err);
-
-    if (rv != APR_SUCCESS) {
-        *why = apr_psprintf(p, "cannot open %s: %s", c->path,
-                            err ? err : "sqlite3_open failed");
-        return rv;
-    }
-    rv = run_sql(c, p, *h, "PRAGMA busy_timeout = "
-                 APR_STRINGIFY(SA_SQLITE_BUSY_TIMEOUT_MS), why);
-    if (rv == APR_SUCCESS) {
-        /* WAL with NORMAL: a power loss may lose the last commits, never
-         * corrupt the file; an application crash loses nothing. FULL
-         * syncs the WAL at every commit. */
-        rv = run_sql(c, p, *h, c->durable ? "PRAGMA synchronous = FULL"
-                                          : "PRAGMA synchronous = NORMAL", why);
-    }
-    if (rv != APR_SUCCESS) {
-        apr_dbd_close(c->driver, *h);
-    }
-    return rv;
-}
-
-static int writable_by(const apr_finfo_t *fi, const sa_store_env_t *env)
-{
-    if (fi->user == env->uid) {
-        return (fi->protection & APR_UWRITE) && (fi->protection & APR_UEXECUTE);
-    }
-    if (fi->group == env->gid) {
-        return (fi->protection & APR_GWRITE) && (fi->protection & APR_GEXECUTE);
-    }
-    return (fi->protection & APR_WWRITE) && (fi->protection & APR_WEXECUTE);
-}
-
-static apr_status_t give_to_user(apr_pool_t *p, const char *file,
-                                 const sa_store_env_t *env, const char **why)
-{
-    apr_finfo_t fi;
-
-    if (apr_stat(&fi, file, APR_FINFO_OWNER, p) != APR_SUCCESS) {
-        return APR_SUCCESS;     /* -wal and -shm exist only while open */
-    }
-    if (chown(file, env->uid, env->gid) != 0) {
-        apr_status_t rv = APR_FROM_OS_ERROR(errno);
-        *why = apr_psprintf(p, "cannot give %s to user %s: %pm", file,
-                            env->user_name, &rv);
-        return rv;
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
-                                 const sa_store_env_t *env, const char **why)
-{
-    sa_sqlite_t *c = ctx;
-    char *dir = apr_pstrdup(p, c->path);
-    char *slash = strrchr(dir, '/');
-    apr_finfo_t fi;
-    apr_dbd_t *h;
-    apr_status_t rv;
-    apr_size_t i;
-    int created;
-
-    rv = get_driver(c, p, why);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    slash[slash == dir ? 1 : 0] = '\0';
-    rv = apr_stat(&fi, dir, APR_FINFO_TYPE | APR_FINFO_OWNER | APR_FINFO_PROT,
-                  p);
-    if (APR_STATUS_IS_ENOENT(rv)) {
-        rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
-                                    | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
-                                    | APR_FPROT_GEXECUTE, p);
-        if (rv == APR_SUCCESS && env->change_owner) {
-            rv = give_to_user(p, dir, env, why);
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
-        }
-        if (rv != APR_SUCCESS) {
-            *why = apr_psprintf(p, "cannot create directory %s: %pm", dir, &rv);
-            return rv;
-        }
-    }
-    else if (rv != APR_SUCCESS) {
-        *why = apr_psprintf(p, "cannot stat directory %s: %pm", dir, &rv);
-        return rv;
-    }
-    else if (fi.filetype != APR_DIR) {
-        *why = apr_psprintf(p, "%s is not a directory", dir);
-        return APR_ENOTDIR;
-    }
-    else if (env->change_owner && !writable_by(&fi, env)) {
-        /* SQLite creates its -wal and -shm files next to the database. */
+    if (!writable_by(&st, env)) {
         *why = apr_psprintf(p, "directory %s must be writable by user %s, "
                             "who runs the children (SQLite creates its WAL "
                             "files there)", dir, env->user_name);
         return APR_EACCES;
     }
+    return APR_SUCCESS;
+}
 
-    created = apr_stat(&fi, c->path, APR_FINFO_TYPE, p) != APR_SUCCESS;
-    rv = open_db(c, p, &h, why);
+/* `name` in the directory, if present, must be a regular file; as root,
+ * one with another owner is given to the children's user through a
+ * descriptor opened without following links, if it has no other name
+ * (a hard link to a file elsewhere would give that file away). */
+static apr_status_t check_db_file(apr_pool_t *p, int dirfd, const char *name,
+                                  const char *path, const sa_store_env_t *env,
+                                  const char **why)
+{
+    struct stat st, opened;
+    apr_status_t rv = APR_SUCCESS;
+    int fd;
+
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return errno == ENOENT ? APR_SUCCESS : os_failed(p, "stat", path, why);
+    }
+    if (S_ISLNK(st.st_mode)) {
+        return is_a_link(p, path, why);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *why = apr_psprintf(p, "%s is not a regular file", path);
+        return APR_EINVAL;
+    }
+    if (!env->change_owner
+        || (st.st_uid == env->uid && st.st_gid == env->gid)) {
+        return APR_SUCCESS;
+    }
+    fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+                | O_CLOEXEC);
+    if (fd < 0) {
+        return os_failed(p, "open", path, why);
+    }
+    if (fstat(fd, &opened) != 0) {
+        rv = os_failed(p, "stat", path, why);
+    }
+    else if (!S_ISREG(opened.st_mode) || opened.st_nlink != 1) {
+        *why = apr_psprintf(p, "%s is not a regular file with a single name; "
+                            "refusing to give it to user %s", path,
+                            env->user_name);
+        rv = APR_EINVAL;
+    }
+    else if (fchown(fd, env->uid, env->gid) != 0) {
+        rv = os_failed(p, apr_psprintf(p, "give to user %s", env->user_name),
+                       path, why);
+    }
+    close(fd);
+    return rv;
+}
+
+/* Creates the database if missing (mode 0600: sessions are secrets, and
+ * SQLite gives its -wal and -shm files the database's mode), makes it WAL
+ * and creates the schema. Runs as the children's user; no APR, since it
+ * may run in a forked copy of a threaded parent. 0 or an error in msg. */
+static int make_schema(int dirfd, const char *name, const char *path,
+                       char *msg, size_t len)
+{
+    sqlite3 *db = NULL;
+    int created = 0, rc;
+    int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
+                    | O_CLOEXEC, S_IRUSR | S_IWUSR);
+
+    if (fd >= 0) {
+        created = 1;
+        close(fd);
+    }
+    else if (errno != EEXIST) {
+        snprintf(msg, len, "cannot create %s: %s", path, strerror(errno));
+        return 1;
+    }
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE
+                         | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, SA_SQLITE_SETUP_WAIT_MS);
+        /* Records are ~100 bytes: small pages make each commit write (and
+         * checksum) a quarter of the bytes 4 KB pages would. Only a new
+         * file takes it. */
+        if (created) {
+            rc = sqlite3_exec(db, "PRAGMA page_size = " SA_SQLITE_PAGE_SIZE,
+                              NULL, NULL, NULL);
+        }
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(msg, len, "cannot create the schema in %s: %s", path,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    }
+    sqlite3_close(db);
+    if (rc != SQLITE_OK && created) {
+        /* Next time, a new file again (and its page size). */
+        (void)unlinkat(dirfd, name, 0);
+    }
+    return rc != SQLITE_OK;
+}
+
+/* make_schema in a forked process that has become the children's user:
+ * whatever that user plants in the directory, SQLite acts on it with no
+ * more rights than the user has. */
+static apr_status_t make_schema_as_user(apr_pool_t *p, int dirfd,
+                                        const char *name, const char *path,
+                                        const sa_store_env_t *env,
+                                        const char **why)
+{
+    char msg[1024];
+    int pfd[2], status = 0;
+    ssize_t n, got = 0;
+    pid_t pid;
+
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        return os_failed(p, "create a pipe for setting up", path, why);
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return os_failed(p, "fork to set up", path, why);
+    }
+    if (pid == 0) {
+        int failed;
+        close(pfd[0]);
+        msg[0] = '\0';
+        if ((initgroups(env->user_name, env->gid) != 0
+             && setgroups(1, &env->gid) != 0)
+            || setgid(env->gid) != 0 || setuid(env->uid) != 0) {
+            snprintf(msg, sizeof(msg), "cannot become user %s to set up %s: "
+                     "%s", env->user_name, path, strerror(errno));
+            failed = 1;
+        }
+        else {
+            umask(077);
+            failed = make_schema(dirfd, name, path, msg, sizeof(msg));
+        }
+        /* '0', or '1' and why: the answer even if the parent cannot
+         * wait for this process (SIGCHLD ignored by someone). */
+        if (write(pfd[1], failed ? "1" : "0", 1) != 1
+            || write(pfd[1], msg, strlen(msg)) < 0) {
+            failed = 1;
+        }
+        _exit(failed);          /* nothing of the parent's may run here */
+    }
+    close(pfd[1]);
+    while (got < (ssize_t)sizeof(msg) - 1
+           && ((n = read(pfd[0], msg + got, sizeof(msg) - 1 - got)) > 0
+               || (n < 0 && errno == EINTR))) {
+        got += n > 0 ? n : 0;
+    }
+    msg[got] = '\0';
+    close(pfd[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (got > 0 && msg[0] == '0') {
+        return APR_SUCCESS;
+    }
+    *why = got > 1 ? apr_pstrdup(p, msg + 1)
+         : apr_psprintf(p, "the process setting up %s as user %s failed "
+                        "(status %d)", path, env->user_name, status);
+    return APR_EGENERAL;
+}
+
+/* Every path root touches: the directories down to the database's (walked
+ * by descriptor, links refused), the database, its -wal and -shm (links
+ * refused, foreign owners fixed through descriptors). SQLite runs as the
+ * children's user. Without root (change_owner 0) the same, in this
+ * process. */
+static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
+                                 const sa_store_env_t *env, const char **why)
+{
+    static const char *const suffixes[] = { "", "-wal", "-shm" };
+    sa_sqlite_t *c = ctx;
+    const char *slash = strrchr(c->path, '/');
+    const char *dir = slash == c->path ? "/"
+                    : apr_pstrndup(p, c->path, (apr_size_t)(slash - c->path));
+    const char *name = slash + 1;
+    apr_status_t rv;
+    apr_size_t i;
+    int dirfd = -1, created = 0;
+
+    rv = open_db_dir(p, dir, &dirfd, &created, why);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    /* Sessions are secrets: a new database is for the server's user only
-     * (SQLite gives its -wal and -shm files the same mode). */
-    if (created && chmod(c->path, S_IRUSR | S_IWUSR) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        *why = apr_psprintf(p, "cannot chmod %s: %pm", c->path, &rv);
-        apr_dbd_close(c->driver, h);
-        return rv;
+    rv = check_db_dir(p, dirfd, dir, created, env, why);
+    for (i = 0; rv == APR_SUCCESS && i < 3; i++) {
+        rv = check_db_file(p, dirfd, apr_pstrcat(p, name, suffixes[i],
+                                                 (char *)NULL),
+                           apr_pstrcat(p, c->path, suffixes[i], (char *)NULL),
+                           env, why);
     }
-    /* Records are ~100 bytes: small pages make each commit write (and
-     * checksum) a quarter of the bytes 4 KB pages would. Only a new file
-     * takes it. */
-    if (created) {
-        rv = run_sql(c, p, h, "PRAGMA page_size = " SA_SQLITE_PAGE_SIZE, why);
+    if (rv == APR_SUCCESS && env->change_owner) {
+        rv = make_schema_as_user(p, dirfd, name, c->path, env, why);
     }
-    if (rv == APR_SUCCESS) {
-        rv = run_sql(c, p, h, "PRAGMA journal_mode = WAL", why);
-    }
-    for (i = 0; rv == APR_SUCCESS && i < sizeof(schema) / sizeof(schema[0]);
-         i++) {
-        int nrows = 0;
-        int err = apr_dbd_query(c->driver, h, &nrows, schema[i]);
-        if (err != 0) {
-            *why = apr_psprintf(p, "creating the schema in %s: %s", c->path,
-                                apr_dbd_error(c->driver, h, err));
+    else if (rv == APR_SUCCESS) {
+        char msg[1024];
+        if (make_schema(dirfd, name, c->path, msg, sizeof(msg)) != 0) {
+            *why = apr_pstrdup(p, msg);
             rv = APR_EGENERAL;
         }
     }
-    apr_dbd_close(c->driver, h);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (env->change_owner) {
-        static const char *const suffixes[] = { "", "-wal", "-shm" };
-        for (i = 0; i < 3; i++) {
-            rv = give_to_user(p, apr_pstrcat(p, c->path, suffixes[i],
-                                             (char *)NULL), env, why);
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
-        }
-    }
-    return APR_SUCCESS;
+    close(dirfd);
+    return rv;
 }
 
-static apr_status_t conn_construct(void **resource, void *params,
-                                   apr_pool_t *pool)
+/* ------------------------------------------------------------------ */
+/* connections                                                        */
+
+/* SQLite's busy handler: sleeps this thread (only) until the deadline of
+ * the operation, in short steps so the lock is taken soon after it is
+ * free. */
+static int busy_wait(void *arg, int count)
 {
-    sa_sqlite_t *c = params;
-    sa_conn_t *conn;
-    apr_pool_t *cp;
-    const char *why = NULL;
-    apr_status_t rv;
+    sa_conn_t *conn = arg;
+    apr_interval_time_t left = conn->deadline - apr_time_now();
+    apr_interval_time_t step = apr_time_from_msec(count < 10 ? 1 : 5);
+
+    if (left <= 0) {
+        return 0;
+    }
+    apr_sleep(step < left ? step : left);
+    return 1;
+}
+
+static void conn_close(sa_conn_t *conn)
+{
     int i;
 
-    rv = apr_pool_create(&cp, pool);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    apr_pool_tag(cp, "session_api_sqlite_conn");
-    conn = apr_pcalloc(cp, sizeof(*conn));
-    conn->pool = cp;
-    rv = open_db(c, cp, &conn->handle, &why);
-    if (rv != APR_SUCCESS) {
-        apr_pool_destroy(cp);
-        return rv;
-    }
     for (i = 0; i < ST_COUNT; i++) {
-        int err = apr_dbd_prepare(c->driver, cp, conn->handle, statements[i],
-                                  NULL, &conn->st[i]);
-        if (err != 0) {
-            apr_dbd_close(c->driver, conn->handle);
-            apr_pool_destroy(cp);
-            return APR_EGENERAL;
+        sqlite3_finalize(conn->st[i]);     /* NULL is a no-op */
+        conn->st[i] = NULL;
+    }
+    sqlite3_close(conn->db);
+    conn->db = NULL;
+}
+
+static apr_status_t conn_open(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                              const char **why)
+{
+    int rc, i;
+
+    memset(conn->st, 0, sizeof(conn->st));
+    conn->suspect = 0;
+    /* No SQLITE_OPEN_CREATE: setup made the database; a missing one is an
+     * error, not a new empty file in a child. */
+    rc = sqlite3_open_v2(c->path, &conn->db, SQLITE_OPEN_READWRITE
+                         | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(conn->db, 1);
+        sqlite3_busy_handler(conn->db, busy_wait, conn);
+        /* WAL with NORMAL: a power loss may lose the last commits, never
+         * corrupt the file; an application crash loses nothing. FULL
+         * syncs the WAL at every commit. */
+        rc = sqlite3_exec(conn->db, c->durable ? "PRAGMA synchronous = FULL"
+                          : "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            *why = apr_psprintf(p, "cannot open %s: %s", c->path,
+                                sqlite3_errmsg(conn->db));
         }
     }
-    *resource = conn;
+    else {
+        *why = apr_psprintf(p, "cannot open %s: %s", c->path,
+                            conn->db ? sqlite3_errmsg(conn->db)
+                                     : sqlite3_errstr(rc));
+    }
+    for (i = 0; rc == SQLITE_OK && i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v3(conn->db, statements[i], -1,
+                                SQLITE_PREPARE_PERSISTENT, &conn->st[i], NULL);
+        if (rc != SQLITE_OK) {
+            *why = apr_psprintf(p, "cannot prepare statements on %s (is the "
+                                "schema there?): %s", c->path,
+                                sqlite3_errmsg(conn->db));
+        }
+    }
+    if (rc != SQLITE_OK) {
+        conn_close(conn);
+        return APR_EGENERAL;
+    }
+    conn->generation = c->generation;
     return APR_SUCCESS;
 }
 
-static apr_status_t conn_destruct(void *resource, void *params,
-                                  apr_pool_t *pool)
+/* At the end of the child_init pool (before its parent's cleanups): no
+ * thread uses the store any more. */
+static apr_status_t close_all(void *data)
 {
-    sa_sqlite_t *c = params;
-    sa_conn_t *conn = resource;
+    sa_sqlite_t *c = data;
 
-    (void)pool;
-    apr_dbd_close(c->driver, conn->handle);
-    apr_pool_destroy(conn->pool);
+    while (c->idle != NULL) {
+        conn_close(c->idle);
+        c->idle = c->idle->next;
+    }
+    c->mutex = NULL;
+    c->spare = NULL;
     return APR_SUCCESS;
 }
 
@@ -321,89 +548,206 @@ static apr_status_t sqlite_child_init(void *ctx, apr_pool_t *p,
                                       const char **why)
 {
     sa_sqlite_t *c = ctx;
-    int hmax = env->max_threads > 0 ? env->max_threads : 1;
-    apr_status_t rv = get_driver(c, p, why);
+    apr_status_t rv;
 
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (!sqlite3_threadsafe()) {
+        *why = "this libsqlite3 was built without thread support";
+        return APR_ENOTIMPL;
     }
     c->write_lock = env->write_lock;
     c->durable = env->durable;
-    c->max_conns = hmax;
-    rv = apr_reslist_create(&c->conns, 0, hmax, hmax, 0, conn_construct,
-                            conn_destruct, c, p);
+    c->idle = c->spare = NULL;
+    rv = apr_pool_create(&c->pool, p);
+    if (rv == APR_SUCCESS) {
+        apr_pool_tag(c->pool, "session_api_sqlite");
+        rv = apr_thread_mutex_create(&c->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                     c->pool);
+    }
     if (rv != APR_SUCCESS) {
-        *why = apr_psprintf(p, "cannot create the connection pool for %s",
+        c->mutex = NULL;
+        *why = apr_psprintf(p, "cannot create the connection list for %s",
                             c->path);
         return rv;
     }
-    /* The connections live in subpools of p, which APR destroys before
-     * p's own cleanups run: the list must go first, or it would close
-     * freed handles. */
-    apr_reslist_cleanup_order_set(c->conns, APR_RESLIST_CLEANUP_FIRST);
+    apr_pool_cleanup_register(c->pool, c, close_all, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
-static apr_status_t acquire(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t **conn,
+/* An idle connection of the current generation, or a new one (always a
+ * new one when `fresh`), for an operation that waits until `deadline`:
+ * opening waits too (reading the schema, recovering the WAL index). */
+static apr_status_t acquire(sa_sqlite_t *c, apr_pool_t *p, int fresh,
+                            apr_time_t deadline, sa_conn_t **out,
                             const char **why)
 {
+    sa_conn_t *conn = NULL, *stale = NULL;
     apr_status_t rv;
 
-    if (c->conns == NULL) {
-        *why = "the SQLite store was used before child_init";
+    if (c->mutex == NULL) {
+        *why = "the SQLite store was used outside a child (before "
+               "child_init or after its pool ended)";
         return APR_EINIT;
     }
-    rv = apr_reslist_acquire(c->conns, (void **)conn);
-    if (rv != APR_SUCCESS) {
-        /* Reopen to learn why: the constructor cannot report it. */
-        apr_dbd_t *h;
-        if (open_db(c, p, &h, why) == APR_SUCCESS) {
-            apr_dbd_close(c->driver, h);
-            *why = apr_psprintf(p, "cannot prepare statements on %s (is the "
-                                "schema there?)", c->path);
+    apr_thread_mutex_lock(c->mutex);
+    while (!fresh && c->idle != NULL && conn == NULL) {
+        sa_conn_t *first = c->idle;
+        c->idle = first->next;
+        if (first->generation == c->generation) {
+            conn = first;
+        }
+        else {
+            first->next = stale;
+            stale = first;
         }
     }
-    return rv;
+    if (conn == NULL) {
+        conn = c->spare;
+        if (conn != NULL) {
+            c->spare = conn->next;
+        }
+        else {
+            conn = apr_pcalloc(c->pool, sizeof(*conn));
+        }
+        conn->db = NULL;
+    }
+    conn->deadline = deadline;
+    apr_thread_mutex_unlock(c->mutex);
+    while (stale != NULL) {     /* closed outside the list's mutex */
+        sa_conn_t *next = stale->next;
+        conn_close(stale);
+        apr_thread_mutex_lock(c->mutex);
+        stale->next = c->spare;
+        c->spare = stale;
+        apr_thread_mutex_unlock(c->mutex);
+        stale = next;
+    }
+    if (conn->db == NULL && (rv = conn_open(c, p, conn, why)) != APR_SUCCESS) {
+        apr_thread_mutex_lock(c->mutex);
+        conn->next = c->spare;
+        c->spare = conn;
+        apr_thread_mutex_unlock(c->mutex);
+        return rv;
+    }
+    *out = conn;
+    return APR_SUCCESS;
 }
 
-typedef struct {
-    int nrows;
-    const char *data;
-    const char *version;
-    const char *expiry;
-} sa_result_t;
+/* Back to the idle list, or closed if it may be what failed: then the
+ * other idle ones are suspect too. */
+static void release(sa_sqlite_t *c, sa_conn_t *conn)
+{
+    int bad = conn->suspect || !sqlite3_get_autocommit(conn->db);
+
+    if (bad) {
+        conn_close(conn);
+    }
+    apr_thread_mutex_lock(c->mutex);
+    if (bad) {
+        c->generation++;
+        conn->next = c->spare;
+        c->spare = conn;
+    }
+    else {
+        conn->next = c->idle;
+        c->idle = conn;
+    }
+    apr_thread_mutex_unlock(c->mutex);
+}
+
+/* apr_global_mutex_timedlock until the deadline, waiting out EDEADLK as
+ * sa_mutex_lock does (fcntl locks detect deadlocks per process). */
+static apr_status_t lock_until(apr_global_mutex_t *m, apr_time_t deadline)
+{
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        apr_status_t rv;
+
+        if (left <= 0) {
+            return APR_TIMEUP;
+        }
+        rv = apr_global_mutex_timedlock(m, left);
+        if (rv != APR_FROM_OS_ERROR(EDEADLK)) {
+            return rv;
+        }
+        apr_sleep(50);
+    }
+}
+
+/* Fails a statement: *why from SQLite's message, and whether the
+ * connection itself may be at fault (anything but a lock that stayed
+ * taken, a refusal by a constraint or trigger, a full disk, a record too
+ * big: those are answers about this write, not about the connection). */
+static apr_status_t sql_failed(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                               int rc, const char **why)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        *why = apr_psprintf(p, "%s: %s: another process holds SQLite's lock "
+                            "(a backup, an sqlite3 shell?); gave up after %d "
+                            "ms", c->path, sqlite3_errmsg(conn->db),
+                            SA_SQLITE_WAIT_MS);
+        return APR_TIMEUP;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_FULL:
+    case SQLITE_TOOBIG:
+    case SQLITE_NOMEM:
+        break;
+    default:
+        conn->suspect = 1;
+        break;
+    }
+    *why = apr_psprintf(p, "%s: %s", c->path, sqlite3_errmsg(conn->db));
+    return APR_EGENERAL;
+}
+
+/* Steps a bound statement to its end; rows, if any, are skipped. */
+static apr_status_t run(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                        sqlite3_stmt *st, const char **why)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? APR_SUCCESS : sql_failed(c, p, conn, rc, why);
+}
 
 /* Work done on one connection; fails with *why set. */
 typedef apr_status_t (*sa_work_fn)(sa_sqlite_t *c, apr_pool_t *p,
                                    sa_conn_t *conn, void *baton,
                                    const char **why);
 
-/* Runs work on a pooled connection, under the write lock if it writes.
- * A connection that fails is dropped and the work retried on another:
- * the driver prepares with the legacy interface, whose statements stay
- * broken after any schema change (even a VACUUM), so after one every pooled
- * connection fails once. A failure on a brand-new connection is the
- * store's own answer and ends the retries. */
+/* Runs work on a connection of this thread's own, under the write mutex if
+ * it writes, every wait bounded by one deadline. A failure that may be the
+ * connection's (the file replaced, an I/O error) is tried once more on a
+ * new connection, whose answer is final. */
 static apr_status_t with_conn(sa_sqlite_t *c, apr_pool_t *p, int is_write,
                               sa_work_fn work, void *baton, const char **why)
 {
+    apr_time_t deadline = apr_time_now()
+                        + apr_time_from_msec(SA_SQLITE_WAIT_MS);
     apr_status_t rv = APR_SUCCESS;
     int attempt;
 
-    for (attempt = 0; attempt <= c->max_conns; attempt++) {
+    for (attempt = 0; attempt < 2; attempt++) {
         sa_conn_t *conn;
-        int fresh;
+        int suspect;
 
-        rv = acquire(c, p, &conn, why);
+        rv = acquire(c, p, attempt > 0, deadline, &conn, why);
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        fresh = conn->uses++ == 0;
         if (is_write && c->write_lock) {
-            rv = sa_mutex_lock(c->write_lock);
+            rv = lock_until(c->write_lock, deadline);
             if (rv != APR_SUCCESS) {
-                apr_reslist_release(c->conns, conn);
-                *why = "cannot take the store's write lock";
+                release(c, conn);
+                *why = rv == APR_TIMEUP
+                    ? apr_psprintf(p, "%s: the store's write mutex stayed "
+                                   "locked for %d ms (its holder waits for "
+                                   "SQLite's lock: does another process "
+                                   "hold it?)", c->path, SA_SQLITE_WAIT_MS)
+                    : "cannot take the store's write mutex";
                 return rv;
             }
         }
@@ -411,244 +755,253 @@ static apr_status_t with_conn(sa_sqlite_t *c, apr_pool_t *p, int is_write,
         if (is_write && c->write_lock) {
             apr_global_mutex_unlock(c->write_lock);
         }
-        if (rv == APR_SUCCESS) {
-            apr_reslist_release(c->conns, conn);
-            return APR_SUCCESS;
-        }
-        apr_reslist_invalidate(c->conns, conn);
-        if (fresh) {
+        suspect = conn->suspect;
+        release(c, conn);
+        if (rv == APR_SUCCESS || !suspect) {
             break;
         }
     }
     return rv;
 }
 
-static apr_status_t dbd_failed(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
-                               int err, const char **why)
-{
-    *why = apr_psprintf(p, "%s: %s", c->path,
-                        apr_dbd_error(c->driver, conn->handle, err));
-    return APR_EGENERAL;
-}
+/* ------------------------------------------------------------------ */
+/* operations                                                         */
 
 typedef struct {
-    int which;
-    int nargs;
-    const char **args;
-    sa_result_t *out;
-} sa_stmt_t;
+    const char *id;
+    apr_time_t now;
+    sa_record_t *rec;
+    int found;
+} sa_load_t;
 
-static apr_status_t run_stmt(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
-                             void *baton, const char **why)
+static apr_status_t corrupt(apr_pool_t *p, const char *id, const char *what,
+                            const char **why)
 {
-    sa_stmt_t *st = baton;
-    sa_result_t *out = st->out;
-    int err;
-
-    memset(out, 0, sizeof(*out));
-    if (st->which != ST_LOAD) {
-        err = apr_dbd_pquery(c->driver, p, conn->handle, &out->nrows,
-                             conn->st[st->which], st->nargs, st->args);
-    }
-    else {
-        apr_dbd_results_t *res = NULL;
-        apr_dbd_row_t *row = NULL;
-        err = apr_dbd_pselect(c->driver, p, conn->handle, &res,
-                              conn->st[st->which], 0, st->nargs, st->args);
-        while (err == 0 && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
-            out->nrows++;
-            out->data = apr_dbd_get_entry(c->driver, row, 0);
-            out->version = apr_dbd_get_entry(c->driver, row, 1);
-            out->expiry = apr_dbd_get_entry(c->driver, row, 2);
-        }
-    }
-    return err == 0 ? APR_SUCCESS : dbd_failed(c, p, conn, err, why);
+    *why = apr_psprintf(p, "row of %s has %s", id, what);
+    return SA_ECORRUPT;
 }
 
-/* Runs prepared statement `which` with up to six string arguments. */
-static apr_status_t exec(sa_sqlite_t *c, apr_pool_t *p, int which, int nargs,
-                         const char **args, sa_result_t *out, const char **why)
+static apr_status_t run_load(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                             void *baton, const char **why)
 {
-    sa_stmt_t st;
+    sa_load_t *l = baton;
+    sqlite3_stmt *st = conn->st[ST_LOAD];
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
 
-    st.which = which;
-    st.nargs = nargs;
-    st.args = args;
-    st.out = out;
-    return with_conn(c, p, which != ST_LOAD, run_stmt, &st, why);
+    sqlite3_bind_text(st, 1, l->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, l->now);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        l->found = 1;
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+            rv = corrupt(p, l->id, "no data", why);
+        }
+        else if (sqlite3_column_type(st, 1) != SQLITE_INTEGER
+                 || sqlite3_column_int64(st, 1) < 1) {
+            rv = corrupt(p, l->id, apr_psprintf(p, "version '%s'",
+                         (const char *)sqlite3_column_text(st, 1)), why);
+        }
+        else if (sqlite3_column_type(st, 2) != SQLITE_INTEGER) {
+            rv = corrupt(p, l->id, "an expiry that is not a number", why);
+        }
+        else {
+            const void *data = sqlite3_column_text(st, 0);
+            l->rec->len = (apr_size_t)sqlite3_column_bytes(st, 0);
+            l->rec->data = apr_pstrmemdup(p, data, l->rec->len);
+            l->rec->version = sqlite3_column_int64(st, 1);
+            l->rec->expiry = (apr_time_t)sqlite3_column_int64(st, 2);
+        }
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return sql_failed(c, p, conn, rc, why);
+    }
+    return rv;
 }
 
 static apr_status_t sqlite_load(void *ctx, apr_pool_t *p, const char *id,
                                 apr_time_t now, sa_record_t *rec,
                                 const char **why)
 {
-    const char *args[2];
-    sa_result_t res;
+    sa_load_t l;
     apr_status_t rv;
 
-    args[0] = id;
-    args[1] = apr_off_t_toa(p, now);
-    rv = exec(ctx, p, ST_LOAD, 2, args, &res, why);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (res.nrows == 0) {
+    l.id = id;
+    l.now = now;
+    l.rec = rec;
+    l.found = 0;
+    rv = with_conn(ctx, p, 0, run_load, &l, why);
+    if (rv == APR_SUCCESS && !l.found) {
         return APR_NOTFOUND;
     }
-    if (res.data == NULL || res.version == NULL || res.expiry == NULL) {
-        *why = apr_psprintf(p, "row of %s has NULL or non-text columns", id);
-        return SA_ECORRUPT;
+    return rv;
+}
+
+/* One write on the connection, w->status its outcome. */
+static apr_status_t write_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                              sa_write_t *w, apr_time_t now, const char **why)
+{
+    sqlite3_stmt *st;
+    apr_status_t rv;
+
+    if (w->kind != SA_WRITE_REMOVE && w->rec.len > (apr_size_t)INT_MAX) {
+        *why = apr_psprintf(p, "session %s: a record of %" APR_SIZE_T_FMT
+                            " bytes is too big for SQLite", w->id, w->rec.len);
+        return APR_EINVAL;
     }
-    rec->data = res.data;
-    rec->len = strlen(res.data);
-    rec->version = apr_atoi64(res.version);
-    rec->expiry = (apr_time_t)apr_atoi64(res.expiry);
-    if (rec->version < 1) {
-        *why = apr_psprintf(p, "row of %s has version %s", id, res.version);
-        return SA_ECORRUPT;
+    switch (w->kind) {
+    case SA_WRITE_INSERT:
+        st = conn->st[ST_INSERT];
+        sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, w->rec.data, (int)w->rec.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, w->rec.expiry);
+        sqlite3_bind_int64(st, 4, w->rec.version);
+        break;
+    case SA_WRITE_UPDATE:
+        st = conn->st[ST_UPDATE];
+        sqlite3_bind_text(st, 1, w->rec.data, (int)w->rec.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, w->rec.expiry);
+        sqlite3_bind_int64(st, 3, w->rec.version);
+        sqlite3_bind_text(st, 4, w->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, w->expected);
+        sqlite3_bind_int64(st, 6, now);
+        break;
+    default:
+        st = conn->st[ST_REMOVE];
+        sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+        break;
     }
-    return APR_SUCCESS;
+    rv = run(c, p, conn, st, why);
+    if (rv == APR_SUCCESS) {
+        int changed = sqlite3_changes(conn->db) > 0;
+        w->status = w->kind == SA_WRITE_INSERT ? (changed ? APR_SUCCESS
+                                                          : APR_EEXIST)
+                  : w->kind == SA_WRITE_UPDATE ? (changed ? APR_SUCCESS
+                                                          : SA_ECONFLICT)
+                  : APR_SUCCESS;
+    }
+    return rv;
+}
+
+typedef struct {
+    sa_write_t *w;
+    int n;
+    int transaction;
+    apr_time_t now;
+} sa_batch_t;
+
+/* The writes; several in one transaction: one commit, and one WAL frame
+ * per page however many writes touched it. */
+static apr_status_t run_writes(sa_sqlite_t *c, apr_pool_t *p,
+                               sa_conn_t *conn, void *baton, const char **why)
+{
+    sa_batch_t *b = baton;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    if (b->transaction) {
+        rv = run(c, p, conn, conn->st[ST_BEGIN], why);
+    }
+    for (i = 0; rv == APR_SUCCESS && i < b->n; i++) {
+        rv = write_one(c, p, conn, &b->w[i], b->now, why);
+    }
+    if (rv == APR_SUCCESS && b->transaction) {
+        rv = run(c, p, conn, conn->st[ST_COMMIT], why);
+    }
+    if (rv != APR_SUCCESS && !sqlite3_get_autocommit(conn->db)) {
+        const char *ignored;
+        /* If this fails too, release() closes the connection. */
+        (void)run(c, p, conn, conn->st[ST_ROLLBACK], &ignored);
+    }
+    return rv;
+}
+
+static apr_status_t writes(void *ctx, apr_pool_t *p, sa_write_t *w, int n,
+                           const char **why)
+{
+    sa_batch_t b;
+
+    if (n <= 0) {
+        return APR_SUCCESS;
+    }
+    b.w = w;
+    b.n = n;
+    b.transaction = n > 1;
+    b.now = apr_time_now();
+    return with_conn(ctx, p, 1, run_writes, &b, why);
+}
+
+static apr_status_t write_of(void *ctx, apr_pool_t *p, sa_write_kind_e kind,
+                             const char *id, apr_int64_t expected,
+                             const sa_record_t *rec, const char **why)
+{
+    sa_write_t w;
+    apr_status_t rv;
+
+    memset(&w, 0, sizeof(w));
+    w.kind = kind;
+    w.id = id;
+    w.expected = expected;
+    if (rec != NULL) {
+        w.rec = *rec;
+    }
+    rv = writes(ctx, p, &w, 1, why);
+    return rv == APR_SUCCESS ? w.status : rv;
 }
 
 static apr_status_t sqlite_insert(void *ctx, apr_pool_t *p, const char *id,
                                   const sa_record_t *rec, const char **why)
 {
-    const char *args[4];
-    sa_result_t res;
-    apr_status_t rv;
-
-    args[0] = id;
-    args[1] = rec->data;
-    args[2] = apr_off_t_toa(p, rec->expiry);
-    args[3] = apr_off_t_toa(p, rec->version);
-    rv = exec(ctx, p, ST_INSERT, 4, args, &res, why);
-    if (rv == APR_SUCCESS && res.nrows == 0) {
-        return APR_EEXIST;
-    }
-    return rv;
+    return write_of(ctx, p, SA_WRITE_INSERT, id, 0, rec, why);
 }
 
 static apr_status_t sqlite_update(void *ctx, apr_pool_t *p, const char *id,
                                   apr_int64_t expected, const sa_record_t *rec,
                                   const char **why)
 {
-    const char *args[6];
-    sa_result_t res;
-    apr_status_t rv;
-
-    args[0] = rec->data;
-    args[1] = apr_off_t_toa(p, rec->expiry);
-    args[2] = apr_off_t_toa(p, rec->version);
-    args[3] = id;
-    args[4] = apr_off_t_toa(p, expected);
-    args[5] = apr_off_t_toa(p, apr_time_now());
-    rv = exec(ctx, p, ST_UPDATE, 6, args, &res, why);
-    if (rv == APR_SUCCESS && res.nrows == 0) {
-        return SA_ECONFLICT;
-    }
-    return rv;
+    return write_of(ctx, p, SA_WRITE_UPDATE, id, expected, rec, why);
 }
 
 static apr_status_t sqlite_remove(void *ctx, apr_pool_t *p, const char *id,
                                   const char **why)
 {
-    sa_result_t res;
+    return write_of(ctx, p, SA_WRITE_REMOVE, id, 0, NULL, why);
+}
 
-    return exec(ctx, p, ST_REMOVE, 1, &id, &res, why);
+typedef struct {
+    apr_time_t now;
+    int max;
+    int removed;
+} sa_purge_t;
+
+static apr_status_t run_purge(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
+                              void *baton, const char **why)
+{
+    sa_purge_t *pg = baton;
+    sqlite3_stmt *st = conn->st[ST_PURGE];
+    apr_status_t rv;
+
+    sqlite3_bind_int64(st, 1, pg->now);
+    sqlite3_bind_int(st, 2, pg->max);
+    rv = run(c, p, conn, st, why);
+    pg->removed = rv == APR_SUCCESS ? sqlite3_changes(conn->db) : 0;
+    return rv;
 }
 
 static apr_status_t sqlite_purge(void *ctx, apr_pool_t *p, apr_time_t now,
                                  int max, int *removed, const char **why)
 {
-    const char *args[2];
-    sa_result_t res;
+    sa_purge_t pg;
     apr_status_t rv;
 
-    args[0] = apr_off_t_toa(p, now);
-    args[1] = apr_itoa(p, max);
-    rv = exec(ctx, p, ST_PURGE, 2, args, &res, why);
-    *removed = rv == APR_SUCCESS ? res.nrows : 0;
+    pg.now = now;
+    pg.max = max;
+    pg.removed = 0;
+    rv = with_conn(ctx, p, 1, run_purge, &pg, why);
+    *removed = pg.removed;
     return rv;
-}
-
-/* The statements of one write, on an open transaction. */
-static int batch_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
-                     sa_write_t *w, apr_time_t now)
-{
-    const char *args[6];
-    int nrows = 0, err;
-
-    switch (w->kind) {
-    case SA_WRITE_INSERT:
-        args[0] = w->id;
-        args[1] = w->rec.data;
-        args[2] = apr_off_t_toa(p, w->rec.expiry);
-        args[3] = apr_off_t_toa(p, w->rec.version);
-        err = apr_dbd_pquery(c->driver, p, conn->handle, &nrows,
-                             conn->st[ST_INSERT], 4, args);
-        w->status = nrows == 0 ? APR_EEXIST : APR_SUCCESS;
-        break;
-    case SA_WRITE_UPDATE:
-        args[0] = w->rec.data;
-        args[1] = apr_off_t_toa(p, w->rec.expiry);
-        args[2] = apr_off_t_toa(p, w->rec.version);
-        args[3] = w->id;
-        args[4] = apr_off_t_toa(p, w->expected);
-        args[5] = apr_off_t_toa(p, now);
-        err = apr_dbd_pquery(c->driver, p, conn->handle, &nrows,
-                             conn->st[ST_UPDATE], 6, args);
-        w->status = nrows == 0 ? SA_ECONFLICT : APR_SUCCESS;
-        break;
-    default:
-        err = apr_dbd_pquery(c->driver, p, conn->handle, &nrows,
-                             conn->st[ST_REMOVE], 1, &w->id);
-        w->status = APR_SUCCESS;
-        break;
-    }
-    return err;
-}
-
-typedef struct {
-    sa_write_t *w;
-    int n;
-    apr_time_t now;
-} sa_batch_t;
-
-static apr_status_t run_batch(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
-                              void *baton, const char **why)
-{
-    sa_batch_t *b = baton;
-    apr_status_t rv = run_sql(c, p, conn->handle, "BEGIN IMMEDIATE", why);
-    int i;
-
-    for (i = 0; rv == APR_SUCCESS && i < b->n; i++) {
-        int err = batch_one(c, p, conn, &b->w[i], b->now);
-        if (err != 0) {
-            rv = dbd_failed(c, p, conn, err, why);
-        }
-    }
-    if (rv == APR_SUCCESS) {
-        rv = run_sql(c, p, conn->handle, "COMMIT", why);
-    }
-    if (rv != APR_SUCCESS) {
-        const char *ignored;
-        /* Fails only if there is no transaction left to undo. */
-        (void)run_sql(c, p, conn->handle, "ROLLBACK", &ignored);
-    }
-    return rv;
-}
-
-/* All writes in one transaction: one commit, and one WAL frame per page
- * however many writes touched it. */
-static apr_status_t sqlite_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
-                                       int n, const char **why)
-{
-    sa_batch_t b;
-
-    b.w = w;
-    b.n = n;
-    b.now = apr_time_now();
-    return with_conn(ctx, p, 1, run_batch, &b, why);
 }
 
 const sa_store_provider_t sa_store_sqlite_provider = {
@@ -661,5 +1014,5 @@ const sa_store_provider_t sa_store_sqlite_provider = {
     sqlite_update,
     sqlite_remove,
     sqlite_purge,
-    sqlite_write_batch,
+    writes,
 };

@@ -1,0 +1,617 @@
+/* What only the SQLite store promises, beyond the contract t_store checks:
+ *
+ *  - An outside lock does not stall the store: while another process holds
+ *    SQLite's write lock (an admin's sqlite3 shell, a backup in BEGIN
+ *    IMMEDIATE), loads from several threads are answered at once, a write
+ *    fails with a store error (neither success nor SA_ECONFLICT) within the
+ *    store's bound, also the writers queued behind it, and writes succeed
+ *    again once the lock is released.
+ *  - setup, run as root for children of another user, never follows a
+ *    symbolic link planted where the database, its -wal or -shm file, or
+ *    its directory is expected, nor one anywhere above: it fails naming
+ *    the link, and the link's target is neither created nor given away;
+ *    nor does it give away a file hard-linked at the database. What it
+ *    creates belongs to that user, who can reach it. As root the test
+ *    runs for user nobody (env.change_owner); otherwise as the test's own
+ *    user, and the checks that need root are skipped.
+ *  - Opening a connection waits for a lock like any read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "apr_general.h"
+#include "apr_strings.h"
+#include "apr_thread_proc.h"
+#include "apr_global_mutex.h"
+#include "sa_store.h"
+#include "store_util.h"
+#include "tap.h"
+
+#define HOUR apr_time_from_sec(3600)
+/* The store's bound on waiting for the write lock: SA_SQLITE_WAIT_MS in
+ * stores/sa_store_sqlite.c. */
+#define WAIT_BOUND apr_time_from_msec(1000)
+/* What a load may take while the lock is held elsewhere (a machine shared
+ * with other tests is slow, but nowhere near the bound). */
+#define LOAD_FAST apr_time_from_msec(300)
+#define READERS 3
+#define LOADS_EACH 50
+
+static sa_store_env_t env = {
+    .change_owner = 0,
+    .user_name = "test",
+    .max_threads = 8,
+    .write_lock = NULL,
+};
+
+/* ------------------------------------------------------------------ */
+/* A process holding SQLite's write lock, as `sqlite3 DB 'BEGIN IMMEDIATE'`
+ * would. Forked before this process opens the database, since an SQLite
+ * connection must not be open across fork. */
+
+typedef struct {
+    pid_t pid;
+    int cmd;        /* we write: 'h' hold, 'r' release, 'x' exclusive */
+    int ack;        /* it writes: 'H' held, 'R' released, 'X' exclusive
+                       for EXCLUSIVE_MS from now, 'E' failed */
+} holder_t;
+
+#define EXCLUSIVE_MS 300
+
+/* Locks out readers too for EXCLUSIVE_MS, as a connection recovering the
+ * WAL or in exclusive locking mode does. */
+static char hold_exclusive(const char *path, int ack)
+{
+    sqlite3 *db = NULL;
+    char reply = 'X';
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK
+        || sqlite3_exec(db, "PRAGMA locking_mode = EXCLUSIVE; "
+                        "BEGIN EXCLUSIVE; DELETE FROM session_api WHERE 0",
+                        NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return 'E';
+    }
+    if (write(ack, &reply, 1) != 1) {
+        reply = 'E';
+    }
+    usleep(EXCLUSIVE_MS * 1000);
+    sqlite3_close(db);          /* rolls back, lets go */
+    return 0;
+}
+
+static void holder_main(const char *path, int cmd, int ack)
+{
+    sqlite3 *db = NULL;
+    char c;
+
+    alarm(60);                  /* never outlive a broken test */
+    while (read(cmd, &c, 1) == 1) {
+        char reply = 'E';
+        if (c == 'h') {
+            if (db == NULL && sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+                                              NULL) != SQLITE_OK) {
+                db = NULL;
+            }
+            if (db && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)
+                      == SQLITE_OK) {
+                reply = 'H';
+            }
+        }
+        else if (c == 'r' && db && sqlite3_exec(db, "COMMIT", NULL, NULL,
+                                                NULL) == SQLITE_OK) {
+            reply = 'R';
+        }
+        else if (c == 'x') {
+            reply = hold_exclusive(path, ack);
+        }
+        if (reply != 0 && write(ack, &reply, 1) != 1) {
+            break;
+        }
+    }
+    _exit(0);
+}
+
+static int holder_start(holder_t *h, const char *path)
+{
+    int to_child[2], from_child[2];
+
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) {
+        return 0;
+    }
+    fflush(stdout);
+    h->pid = fork();
+    if (h->pid == 0) {
+        close(to_child[1]);
+        close(from_child[0]);
+        holder_main(path, to_child[0], from_child[1]);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    h->cmd = to_child[1];
+    h->ack = from_child[0];
+    return h->pid > 0;
+}
+
+/* Sends a command, returns the holder's answer. */
+static char holder_do(holder_t *h, char c)
+{
+    char reply = 'E';
+
+    if (write(h->cmd, &c, 1) != 1 || read(h->ack, &reply, 1) != 1) {
+        return 'E';
+    }
+    return reply;
+}
+
+static void holder_stop(holder_t *h)
+{
+    int status;
+
+    close(h->cmd);
+    close(h->ack);
+    waitpid(h->pid, &status, 0);
+}
+
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    sa_store_t *st;
+    apr_pool_t *pool;
+    const char *id;
+    apr_time_t started, took, slowest;
+    apr_status_t rv;
+    const char *why;
+    int loaded;
+} job_t;
+
+static void *APR_THREAD_FUNC reader(apr_thread_t *t, void *arg)
+{
+    job_t *j = arg;
+    int i;
+
+    j->started = apr_time_now();
+    for (i = 0; i < LOADS_EACH; i++) {
+        sa_record_t got;
+        apr_time_t t0 = apr_time_now(), d;
+        if (sa_store_load(j->st, j->pool, j->id, t0, &got, &j->why)
+            == APR_SUCCESS) {
+            j->loaded++;
+        }
+        d = apr_time_now() - t0;
+        if (d > j->slowest) {
+            j->slowest = d;
+        }
+    }
+    j->took = apr_time_now() - j->started;
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static void *APR_THREAD_FUNC writer(apr_thread_t *t, void *arg)
+{
+    job_t *j = arg;
+    sa_record_t r = rec_of("a=2", apr_time_now() + HOUR);
+
+    j->started = apr_time_now();
+    j->why = NULL;
+    j->rv = sa_store_update(j->st, j->pool, j->id, 1, &r, &j->why);
+    j->took = apr_time_now() - j->started;
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static apr_thread_t *start(apr_pool_t *p, apr_thread_start_t fn, job_t *j,
+                           sa_store_t *st, const char *id)
+{
+    apr_thread_t *t = NULL;
+
+    memset(j, 0, sizeof(*j));
+    j->st = st;
+    j->id = id;
+    apr_pool_create(&j->pool, p);
+    if (apr_thread_create(&t, NULL, fn, j, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    return t;
+}
+
+static void join(apr_thread_t *t)
+{
+    apr_status_t trv;
+
+    if (t) {
+        apr_thread_join(&trv, t);
+    }
+}
+
+static void test_outside_lock(apr_pool_t *p, const char *dir)
+{
+    const char *path = apr_pstrcat(p, dir, "/locked.sqlite", (char *)NULL);
+    const char *id = new_id(p), *why = NULL;
+    sa_store_t *st = NULL;
+    sa_record_t r = rec_of("a=1", apr_time_now() + HOUR), got;
+    apr_global_mutex_t *lock = NULL;
+    apr_thread_t *wt[2], *rt[READERS];
+    job_t wj[2], rj[READERS];
+    holder_t h;
+    apr_status_t rv;
+    int i, fast = 1, all_loaded = 1;
+
+    sa_store_create(p, apr_pstrcat(p, "sqlite:", path, (char *)NULL), &st);
+    rv = sa_store_setup(st, p, &env, &why);
+    if (!is_int(rv, APR_SUCCESS, "lock: setup")) {
+        diag("%s", why ? why : "");
+        return;
+    }
+    if (!ok(holder_start(&h, path), "lock: a second process started")) {
+        return;
+    }
+    /* As in httpd: the store's cross-process write lock. */
+    if (apr_global_mutex_create(&lock, NULL, APR_LOCK_DEFAULT, p)
+        != APR_SUCCESS) {
+        lock = NULL;
+    }
+    env.write_lock = lock;
+    rv = sa_store_child_init(st, p, &env, &why);
+    env.write_lock = NULL;
+    is_int(rv, APR_SUCCESS, "lock: child_init");
+
+    /* Opening a connection reads the schema: it waits for such a lock
+     * like any read, rather than failing at once. */
+    if (is_int(holder_do(&h, 'x'), 'X', "lock: the other process locks "
+               "out readers for %d ms", EXCLUSIVE_MS)) {
+        apr_time_t t0 = apr_time_now();
+        why = NULL;
+        rv = sa_store_load(st, p, id, t0, &got, &why);
+        if (!is_int(rv, APR_NOTFOUND, "lock: the first load (a new "
+                    "connection) waits, then answers")) {
+            diag("%s", why ? why : "");
+        }
+        /* Slack for a slow first open (valgrind). */
+        ok(apr_time_now() - t0 < WAIT_BOUND + apr_time_from_msec(700),
+           "lock: within the bound (%" APR_TIME_T_FMT " ms)",
+           apr_time_as_msec(apr_time_now() - t0));
+    }
+    is_int(sa_store_insert(st, p, id, &r, &why), APR_SUCCESS,
+           "lock: a record to read");
+
+    if (!is_int(holder_do(&h, 'h'), 'H',
+                "lock: the other process holds BEGIN IMMEDIATE")) {
+        holder_stop(&h);
+        return;
+    }
+    /* Two writers queue for the lock; readers run while they wait. */
+    wt[0] = start(p, writer, &wj[0], st, id);
+    wt[1] = start(p, writer, &wj[1], st, id);
+    apr_sleep(apr_time_from_msec(50));
+    for (i = 0; i < READERS; i++) {
+        rt[i] = start(p, reader, &rj[i], st, id);
+    }
+    for (i = 0; i < READERS; i++) {
+        join(rt[i]);
+        fast &= rt[i] != NULL && rj[i].slowest < LOAD_FAST;
+        all_loaded &= rj[i].loaded == LOADS_EACH;
+        diag("reader %d: %d loads in %" APR_TIME_T_FMT " us, slowest %"
+             APR_TIME_T_FMT " us", i, rj[i].loaded, rj[i].took, rj[i].slowest);
+    }
+    ok(all_loaded, "lock: every load during the hold found the record");
+    ok(fast, "lock: no load waited (each under %" APR_TIME_T_FMT " ms)",
+       apr_time_as_msec(LOAD_FAST));
+    for (i = 0; i < 2; i++) {
+        join(wt[i]);
+        diag("writer %d: %d after %" APR_TIME_T_FMT " ms: %s", i, wj[i].rv,
+             apr_time_as_msec(wj[i].took), wj[i].why ? wj[i].why : "");
+        ok(wt[i] && wj[i].rv != APR_SUCCESS && wj[i].rv != SA_ECONFLICT
+           && wj[i].rv != APR_NOTFOUND,
+           "lock: writer %d fails with a store error", i);
+        ok(wj[i].took >= WAIT_BOUND - apr_time_from_msec(50)
+           && wj[i].took < WAIT_BOUND + apr_time_from_msec(700),
+           "lock: writer %d gave up after the bound, not before, not much "
+           "after (%" APR_TIME_T_FMT " ms)", i, apr_time_as_msec(wj[i].took));
+        ok(wj[i].why && strstr(wj[i].why, path)
+           && strstr(wj[i].why, "locked"),
+           "lock: writer %d says the database was locked: %s", i,
+           wj[i].why ? wj[i].why : "(nothing)");
+        ok(rj[0].started + rj[0].took < wj[i].started + wj[i].took,
+           "lock: the readers were done before writer %d gave up", i);
+    }
+    is_int(sa_store_load(st, p, id, apr_time_now(), &got, &why), APR_SUCCESS,
+           "lock: the record is still there");
+    is_int(got.version, 1, "lock: unchanged by the failed writes");
+
+    is_int(holder_do(&h, 'r'), 'R', "lock: the other process commits");
+    r = rec_of("a=3", apr_time_now() + HOUR);
+    rv = sa_store_update(st, p, id, 1, &r, &why);
+    if (!is_int(rv, APR_SUCCESS, "lock: released, the update succeeds")) {
+        diag("%s", why ? why : "");
+    }
+    sa_store_load(st, p, id, apr_time_now(), &got, &why);
+    ok(got.version == 2 && got.len == 3 && memcmp(got.data, "a=3", 3) == 0,
+       "lock: and is stored");
+    holder_stop(&h);
+}
+
+/* ------------------------------------------------------------------ */
+/* setup and links. */
+
+static int as_root;
+
+/* The test as root acts for user nobody, who must reach the directories. */
+static void give(const char *path, mode_t mode)
+{
+    if (chmod(path, mode) != 0) {
+        diag("chmod %s: %s", path, strerror(errno));
+    }
+    if (as_root && chown(path, env.uid, env.gid) != 0) {
+        diag("chown %s: %s", path, strerror(errno));
+    }
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+
+    return lstat(path, &sb) == 0;
+}
+
+/* owner, mode and content of a victim file, to see it untouched. */
+static const char *fingerprint(apr_pool_t *p, const char *path)
+{
+    struct stat sb;
+    char buf[64] = "";
+    int fd = open(path, O_RDONLY);
+
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        close(fd);
+    }
+    if (stat(path, &sb) != 0) {
+        return "(absent)";
+    }
+    return apr_psprintf(p, "uid %ld gid %ld mode %o size %ld [%s]",
+                        (long)sb.st_uid, (long)sb.st_gid,
+                        (unsigned)(sb.st_mode & 07777), (long)sb.st_size, buf);
+}
+
+static apr_status_t setup_of(apr_pool_t *p, const char *db, const char **why)
+{
+    sa_store_t *st = NULL;
+
+    *why = NULL;
+    if (sa_store_create(p, apr_pstrcat(p, "sqlite:", db, (char *)NULL), &st)
+        != NULL) {
+        *why = "create refused";
+        return APR_EGENERAL;
+    }
+    return sa_store_setup(st, p, &env, why);
+}
+
+/* A link at `link` to `target` (absent or a root-only file) must stop
+ * setup for database `db`, naming the link, and leave the target alone. */
+static void check_link(apr_pool_t *p, const char *what, const char *db,
+                       const char *link, const char *target)
+{
+    const char *before = fingerprint(p, target), *why;
+    apr_status_t rv;
+
+    if (symlink(target, link) != 0) {
+        ok(0, "%s: symlink %s: %s", what, link, strerror(errno));
+        return;
+    }
+    rv = setup_of(p, db, &why);
+    ok(rv != APR_SUCCESS, "%s: setup fails", what);
+    ok(why && strstr(why, link) && strstr(why, "symbolic link"),
+       "%s: and says %s is a symbolic link: %s", what, link,
+       why ? why : "(nothing)");
+    is_str(fingerprint(p, target), before,
+           "%s: the target is not created, changed or given away", what);
+}
+
+static void test_links(apr_pool_t *p, const char *top)
+{
+    static const char *const suffix[] = { "", "-wal", "-shm" };
+    const char *base = apr_pstrcat(p, top, "/links", (char *)NULL);
+    const char *victim = apr_pstrcat(p, base, "/victim", (char *)NULL);
+    const char *dir = apr_pstrcat(p, base, "/db", (char *)NULL);
+    const char *db = apr_pstrcat(p, dir, "/s.sqlite", (char *)NULL);
+    const char *kept = apr_pstrcat(p, victim, "/kept", (char *)NULL);
+    const char *why;
+    size_t i;
+    int fd;
+
+    /* The victim: the test user's own, out of nobody's reach. */
+    mkdir(base, 0755);
+    mkdir(victim, 0700);
+    mkdir(dir, 0700);
+    give(dir, 0750);
+    fd = open(kept, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, "keep", 4) != 4) {
+        diag("cannot write %s", kept);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+
+    for (i = 0; i < 3; i++) {
+        const char *link = apr_pstrcat(p, db, suffix[i], (char *)NULL);
+        const char *what = apr_psprintf(p, "link at the database%s%s",
+                                        *suffix[i] ? "'s " : "", suffix[i]);
+        check_link(p, apr_pstrcat(p, what, " to an absent file",
+                                  (char *)NULL), db, link,
+                   apr_pstrcat(p, victim, "/absent", suffix[i], (char *)NULL));
+        unlink(link);
+        check_link(p, apr_pstrcat(p, what, " to an existing file",
+                                  (char *)NULL), db, link, kept);
+        unlink(link);
+    }
+    /* The database's own directory. */
+    {
+        const char *ldir = apr_pstrcat(p, base, "/linked-dir", (char *)NULL);
+        const char *ldb = apr_pstrcat(p, ldir, "/s.sqlite", (char *)NULL);
+        const char *vdir = apr_pstrcat(p, victim, "/dir", (char *)NULL);
+
+        check_link(p, "link at the directory to an absent one", ldb, ldir,
+                   vdir);
+        unlink(ldir);
+        mkdir(vdir, 0700);
+        check_link(p, "link at the directory to an existing one", ldb, ldir,
+                   vdir);
+        ok(!exists(apr_pstrcat(p, vdir, "/s.sqlite", (char *)NULL)),
+           "link at the directory: nothing created in its target");
+        unlink(ldir);
+    }
+    /* A hard link to a file of root's: root must not give it away. */
+    if (as_root) {
+        const char *before = fingerprint(p, kept);
+        apr_status_t rv;
+
+        ok(link(kept, db) == 0, "a hard link at the database to %s", kept);
+        rv = setup_of(p, db, &why);
+        ok(rv != APR_SUCCESS && why && strstr(why, db)
+           && strstr(why, "single name"),
+           "hard link: setup fails naming it: %s", why ? why : "(nothing)");
+        is_str(fingerprint(p, kept), before,
+               "hard link: the other file is not given away");
+        unlink(db);
+    }
+    else {
+        skip(3, "a hard link to another user's file needs root");
+    }
+    /* And with the links gone, the same paths work. */
+    is_int(setup_of(p, db, &why), APR_SUCCESS,
+           "without the links, setup succeeds");
+    if (why) {
+        diag("%s", why);
+    }
+}
+
+/* Links above the database's directory: SQLite would refuse the path
+ * (SQLITE_OPEN_NOFOLLOW), and one below a directory the children's user
+ * owns could be theirs; setup names the link instead. */
+static void test_ancestor_links(apr_pool_t *p, const char *top)
+{
+    const char *base = apr_pstrcat(p, top, "/anc", (char *)NULL);
+    const char *users = apr_pstrcat(p, base, "/users", (char *)NULL);
+    const char *real = apr_pstrcat(p, base, "/real", (char *)NULL);
+    const char *links[2];
+    const char *made = apr_pstrcat(p, real, "/db", (char *)NULL);
+    const char *why;
+    apr_status_t rv;
+    int i;
+
+    links[0] = apr_pstrcat(p, users, "/l", (char *)NULL);
+    links[1] = apr_pstrcat(p, base, "/rootlink", (char *)NULL);
+    mkdir(base, 0755);
+    mkdir(real, 0755);
+    mkdir(users, 0755);
+    give(users, 0755);
+    for (i = 0; i < 2; i++) {
+        if (symlink(real, links[i]) != 0) {
+            diag("symlink: %s", strerror(errno));
+        }
+        rv = setup_of(p, apr_pstrcat(p, links[i], "/db/s.sqlite",
+                                     (char *)NULL), &why);
+        ok(rv != APR_SUCCESS && why && strstr(why, links[i])
+           && strstr(why, "symbolic link"),
+           "a link above the directory, %s, is refused naming it: %s",
+           i ? "in a directory of root's" : "in the children's user's",
+           why ? why : "(nothing)");
+        ok(!exists(made), "and nothing is made at its target");
+    }
+}
+
+/* As root: what setup creates belongs to the children's user, and every
+ * directory it creates on the way can be walked by that user. */
+static void test_ownership(apr_pool_t *p, const char *top)
+{
+    const char *base = apr_pstrcat(p, top, "/own", (char *)NULL);
+    const char *db = apr_pstrcat(p, base, "/a/b/s.sqlite", (char *)NULL);
+    const char *why;
+    struct stat sb;
+    pid_t pid;
+    int status = -1;
+
+    if (!as_root) {
+        skip(4, "giving files to another user needs root");
+        return;
+    }
+    mkdir(base, 0755);
+    if (!is_int(setup_of(p, db, &why), APR_SUCCESS,
+                "root: setup creates the directories and the database")) {
+        diag("%s", why ? why : "");
+    }
+    ok(stat(apr_pstrcat(p, base, "/a/b", (char *)NULL), &sb) == 0
+       && sb.st_uid == env.uid && sb.st_gid == env.gid,
+       "root: the database's directory belongs to the children's user");
+    ok(stat(db, &sb) == 0 && sb.st_uid == env.uid
+       && (sb.st_mode & 0777) == 0600,
+       "root: the database too, mode 0600");
+    /* The children's user opens it, through every directory above. */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        sqlite3 *h = NULL;
+        if (setgid(env.gid) != 0 || setuid(env.uid) != 0) {
+            _exit(2);
+        }
+        _exit(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK
+              && sqlite3_exec(h, "SELECT count(*) FROM session_api", NULL,
+                              NULL, NULL) == SQLITE_OK ? 0 : 1);
+    }
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "root: the children's user can use the database");
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+    char dir[] = "/tmp/sa_sqlite_test_XXXXXX";
+    struct passwd *pw;
+
+    apr_initialize();
+    atexit(apr_terminate);
+    apr_pool_create(&p, NULL);
+    if (mkdtemp(dir) == NULL || chmod(dir, 0755) != 0) {
+        ok(0, "mkdtemp");
+        return done();
+    }
+    as_root = geteuid() == 0;
+    pw = getpwnam("nobody");
+    if (as_root && pw) {
+        env.change_owner = 1;
+        env.uid = pw->pw_uid;
+        env.gid = pw->pw_gid;
+        env.user_name = "nobody";
+    }
+    else {
+        as_root = 0;
+        env.uid = getuid();
+        env.gid = getgid();
+    }
+    diag("setup as %s, for user %s", geteuid() == 0 ? "root" : "a user",
+         env.user_name);
+    test_links(p, dir);
+    test_ancestor_links(p, dir);
+    test_ownership(p, dir);
+    {
+        const char *ldir = apr_pstrcat(p, dir, "/lock", (char *)NULL);
+        mkdir(ldir, 0700);
+        give(ldir, 0750);
+        test_outside_lock(p, ldir);
+    }
+    if (system(apr_pstrcat(p, "rm -rf '", dir, "'", (char *)NULL)) != 0) {
+        diag("could not remove %s", dir);
+    }
+    return done();
+}
