@@ -387,6 +387,15 @@ int sa_background_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         if (store->buffer != NULL) {
             continue;           /* shared with an earlier server */
         }
+        if (want > 0 && (store->provider->flags & SA_STORE_SHARED)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, "SA0116: "
+                         "SessionAPIStoreBuffer cannot sit in front of store "
+                         "%s: other servers share it, and the buffer assumes "
+                         "it is the only writer (it would write its own "
+                         "versions over theirs); turn the buffer Off or use "
+                         "a store of this machine", store->name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         status = find_buffer(ptemp, s, store, first, want, &b);
         if (status != OK || b == NULL) {
             if (status != OK) {

@@ -91,22 +91,32 @@ static int assign_stores(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
+/* After the configuration is read, also for "apachectl configtest". */
+static int sa_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    const char *err = sa_conf_check(ptemp, s);
+
+    (void)pconf;
+    (void)plog;
+    if (err != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     "SA0114: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
     int dry_run = ap_state_query(AP_SQ_MAIN_STATE)
                   == AP_SQ_MS_CREATE_PRE_CONFIG;
-    const char *err;
     server_rec *vs;
     apr_status_t rv;
     int status;
 
     (void)plog;
-    err = sa_conf_check(ptemp, s);
-    if (err != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "SA0114: %s", err);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
     status = assign_stores(pconf, s);
     if (status != OK) {
         return status;
@@ -181,6 +191,7 @@ void sa_init_register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_pre_config(sa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(sa_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(sa_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(sa_child_init, NULL, before_watchdog, APR_HOOK_MIDDLE);
 }

@@ -12,6 +12,7 @@
 #include "apr_atomic.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
+#include "apr_lib.h"
 
 #include "mod_sa_private.h"
 #include "sa_buffer.h"
@@ -116,6 +117,48 @@ static void show_store(request_rec *r, int flags, sa_store_t *store)
     show(r, flags, store->name, f, (int)N_STORE_FIGURES);
 }
 
+/* What the provider says of its own state. */
+static int show_one(void *data, const char *key, const char *value)
+{
+    void **args = data;
+    request_rec *r = args[0];
+    int flags = *(int *)args[1];
+    const char *store = args[2];
+
+    if (flags & AP_STATUS_SHORT) {
+        /* ?auto keys have no spaces. */
+        char *k = apr_pstrdup(r->pool, key), *c;
+        for (c = k; *c; c++) {
+            if (!apr_isalnum(*c)) {
+                *c = '_';
+            }
+        }
+        ap_rprintf(r, "SessionAPIStore_%s: %s\n", k, value);
+    }
+    else {
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                   ap_escape_html(r->pool, store),
+                   ap_escape_html(r->pool, key),
+                   ap_escape_html(r->pool, value));
+    }
+    return 1;
+}
+
+static void show_provider(request_rec *r, int flags, sa_store_t *store)
+{
+    apr_table_t *out = apr_table_make(r->pool, 4);
+    void *args[3];
+
+    if (store->provider->status == NULL) {
+        return;
+    }
+    store->provider->status(store->ctx, r->pool, out);
+    args[0] = r;
+    args[1] = &flags;
+    args[2] = (void *)store->name;
+    apr_table_do(show_one, args, out, (char *)NULL);
+}
+
 static void show_buffer(request_rec *r, int flags, sa_store_t *store,
                         sa_buffer_t *b)
 {
@@ -161,6 +204,7 @@ static int sa_status_hook(request_rec *r, int flags)
             continue;
         }
         show_store(r, flags, store);
+        show_provider(r, flags, store);
         if (store->buffer != NULL) {
             show_buffer(r, flags, store, store->buffer);
         }

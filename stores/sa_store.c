@@ -69,7 +69,7 @@ const char *sa_store_create_from(apr_pool_t *p, const char *spec,
     const sa_store_provider_t *pv;
     const char *err;
     char *scheme, *c;
-    void *ctx = NULL;
+    sa_store_inst_t *ctx = NULL;
 
     if (colon == NULL || colon == spec) {
         return apr_psprintf(p, "'%s' is not of the form scheme:location "

@@ -1,40 +1,63 @@
-/* The store interface: the one contract that SQLite, the file directory and
- * every later store implement, and that the conformance tests prove.
+/* The store provider interface: the one contract that SQLite, the file
+ * directory and every later store implement, that unit/t_store proves,
+ * and through which a store in a module of its own plugs in.
  *
- * A store keeps records keyed by session id (always a valid sa_id; the
- * wrappers below refuse anything else before a provider sees it). A record
- * is an opaque encoded string, an absolute expiry date and a version.
+ * A provider is a sa_store_provider_t registered with httpd's
+ *     ap_register_provider(p, SA_STORE_PROVIDER_GROUP, "scheme",
+ *                          SA_STORE_PROVIDER_VERSION, &provider);
+ * in its register_hooks; "SessionAPIStore scheme:rest" then reaches it.
+ * Each provider defines its own `struct sa_store_inst_t`, the instance
+ * create() makes from "rest"; nothing else looks inside it.
  *
- * What each operation must guarantee:
- *  - load: returns the record only if it exists and its expiry is later than
- *    now; APR_NOTFOUND otherwise, whatever is on disk. A record that exists
- *    but cannot be read back intact (truncated file, garbage row) is
- *    SA_ECORRUPT; the caller treats it as no session and logs it.
+ * A store keeps records under keys. A key has a session id's shape (32
+ * characters a-z2-7, safe in a path and a query) but is the id's SHA-256
+ * (core/sa_id.h): the wrappers below validate every id and turn it into
+ * its key before a provider sees it, so a provider never holds an id. A
+ * record is an opaque encoded string, an absolute expiry date and a
+ * version.
+ *
+ * What each operation must guarantee (each returns APR_SUCCESS or the
+ * status named; anything else is a store error, below):
+ *  - load: returns the record only if it exists and its expiry is later
+ *    than now; APR_NOTFOUND otherwise, whatever is stored. A record that
+ *    exists but cannot be read back intact (truncated file, garbage row,
+ *    a version or expiry out of range) is SA_ECORRUPT; the caller treats
+ *    it as no session and logs it.
  *  - insert: creates a record at rec->version (1 when the caller gives 0);
- *    APR_EEXIST if the id is taken (even by an expired record that purge
+ *    APR_EEXIST if the key is taken (even by an expired record that purge
  *    has not removed yet), nothing written then.
  *  - update: compare-and-set. Replaces data and expiry and sets version to
  *    rec->version (expected + 1 when the caller gives 0) only if the stored
  *    version is still `expected` and the record has not expired;
  *    SA_ECONFLICT otherwise (the caller reloads and replays its own
  *    changes), nothing written then. Atomic against every other writer in
- *    every process and thread: no lost update.
+ *    every process and thread, and, for a SA_STORE_SHARED store, on every
+ *    server: no lost update.
  *  - remove: deletes the record if present; success if it was absent.
  *  - purge: deletes up to `max` records whose expiry is at or before now,
  *    never a live one; reports how many went. Bounded so that callers can
- *    run it in small batches without blocking requests.
+ *    run it in small batches without blocking requests. A store that
+ *    expires records itself may purge nothing.
  *  - write_batch (optional): inserts, updates and removes as above, each
  *    with its own outcome in w[i].status (APR_SUCCESS, APR_EEXIST,
  *    SA_ECONFLICT), in as few transactions as the store can. A batch that
  *    returns an error may have written some of its writes or none.
- * Every failure other than those above is a store error: the operation had
- * no effect or its effect is unknown, *why says what failed, and the caller
- * answers 5xx. Nothing is silently dropped.
+ *  - status (optional): adds figures about the store's own state (its
+ *    location, connections open, ...) to a table, for mod_status.
+ * A store error means the operation had no effect or its effect is
+ * unknown; *why says what failed (never a password), and the caller
+ * answers 5xx. Nothing is silently dropped. Every operation but setup may
+ * be called from many threads of many processes at once.
  *
  * A store may have a write-back buffer in front of it (core/sa_buffer.h,
  * sa_buffer_attach): sa_store_load, insert, update, remove and purge then
- * go through the buffer, which keeps this same contract and reaches the
- * store itself only through the sa_store_direct_* wrappers.
+ * go through the buffer, which keeps this same contract for one server and
+ * reaches the store itself only through the sa_store_direct_* wrappers.
+ *
+ * To prove a new store, run the contract suite against it:
+ *     make -C unit t_store && unit/t_store SPEC...
+ * (see unit/t_store.c; link the provider into it and add it to a registry
+ * the way sa_store_builtin_registry() lists the built-in ones).
  */
 #ifndef SA_STORE_H
 #define SA_STORE_H
@@ -43,6 +66,7 @@
 #include "apr_errno.h"
 #include "apr_time.h"
 #include "apr_global_mutex.h"
+#include "apr_tables.h"
 #include "apr_user.h"
 
 /* Providers register under this group and version with httpd's
@@ -86,32 +110,52 @@ typedef struct sa_write_t {
     apr_status_t status;        /* the outcome, set by the store */
 } sa_write_t;
 
+/* A provider's own instance, one per configured store. */
+typedef struct sa_store_inst_t sa_store_inst_t;
+
+/* Provider flags. */
+/* Other servers read and write the same records (a database server, a
+ * cache): a write-back buffer, which assumes it is the only writer, is
+ * refused in front of it. */
+#define SA_STORE_SHARED 0x1
+
 typedef struct sa_store_provider_t {
-    const char *scheme;
-    /* Parses the part after "scheme:" at configuration time, no I/O. */
-    const char *(*create)(apr_pool_t *p, const char *arg, void **ctx);
-    /* Once per (re)start in the parent, before children exist: create what
-     * is missing (schema, directories), give it to env->uid, and fail with
-     * *why if the store cannot be used. */
-    apr_status_t (*setup)(void *ctx, apr_pool_t *p, const sa_store_env_t *env,
-                          const char **why);
-    /* In each child (and any process that uses the store). */
-    apr_status_t (*child_init)(void *ctx, apr_pool_t *p,
+    const char *scheme;         /* lower case, as registered */
+    unsigned int flags;         /* SA_STORE_* */
+    /* Parses the part after "scheme:" at configuration time, no I/O;
+     * returns NULL or a message naming what is wrong with it. */
+    const char *(*create)(apr_pool_t *p, const char *arg,
+                          sa_store_inst_t **inst);
+    /* Once per (re)start in the parent, usually root, before children
+     * exist: create what is missing (schema, directories), give it to
+     * env->uid, and fail with *why if the store cannot be used. Must not
+     * follow a link or act on a path env->uid can change (act on
+     * descriptors, or in a process that has become env->uid). */
+    apr_status_t (*setup)(sa_store_inst_t *inst, apr_pool_t *p,
+                          const sa_store_env_t *env, const char **why);
+    /* In each child, as env->uid (and in any process that uses the store);
+     * p lives as long as the process uses the store. */
+    apr_status_t (*child_init)(sa_store_inst_t *inst, apr_pool_t *p,
                                const sa_store_env_t *env, const char **why);
-    apr_status_t (*load)(void *ctx, apr_pool_t *p, const char *id,
-                         apr_time_t now, sa_record_t *rec, const char **why);
-    apr_status_t (*insert)(void *ctx, apr_pool_t *p, const char *id,
+    apr_status_t (*load)(sa_store_inst_t *inst, apr_pool_t *p,
+                         const char *key, apr_time_t now, sa_record_t *rec,
+                         const char **why);
+    apr_status_t (*insert)(sa_store_inst_t *inst, apr_pool_t *p,
+                           const char *key, const sa_record_t *rec,
+                           const char **why);
+    apr_status_t (*update)(sa_store_inst_t *inst, apr_pool_t *p,
+                           const char *key, apr_int64_t expected,
                            const sa_record_t *rec, const char **why);
-    apr_status_t (*update)(void *ctx, apr_pool_t *p, const char *id,
-                           apr_int64_t expected, const sa_record_t *rec,
-                           const char **why);
-    apr_status_t (*remove)(void *ctx, apr_pool_t *p, const char *id,
-                           const char **why);
-    apr_status_t (*purge)(void *ctx, apr_pool_t *p, apr_time_t now, int max,
-                          int *removed, const char **why);
-    /* NULL: sa_store_direct_write_batch makes one call per write. */
-    apr_status_t (*write_batch)(void *ctx, apr_pool_t *p, sa_write_t *w,
-                                int n, const char **why);
+    apr_status_t (*remove)(sa_store_inst_t *inst, apr_pool_t *p,
+                           const char *key, const char **why);
+    apr_status_t (*purge)(sa_store_inst_t *inst, apr_pool_t *p,
+                          apr_time_t now, int max, int *removed,
+                          const char **why);
+    /* NULL: one call per write. */
+    apr_status_t (*write_batch)(sa_store_inst_t *inst, apr_pool_t *p,
+                                sa_write_t *w, int n, const char **why);
+    /* NULL: nothing to show but the module's own figures. */
+    void (*status)(sa_store_inst_t *inst, apr_pool_t *p, apr_table_t *out);
 } sa_store_provider_t;
 
 /* What a store did, across every process of the server (the module puts
@@ -132,7 +176,7 @@ struct sa_buffer_t;
 struct sa_store_t {
     const sa_store_provider_t *provider;
     const char *name;           /* as configured, for log lines */
-    void *ctx;
+    sa_store_inst_t *ctx;
     sa_store_stats_t *stats;    /* NULL: not counted */
     struct sa_buffer_t *buffer; /* in front of it; NULL: none */
 };

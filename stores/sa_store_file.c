@@ -57,7 +57,7 @@
  * request (it changes nothing for a regular file). */
 #define SA_FILE_REC_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 
-typedef struct {
+struct sa_store_inst_t {
     const char *dir;
     int durable;
     uid_t owner;                /* this process's user, and its name */
@@ -69,11 +69,13 @@ typedef struct {
     apr_pool_t *dirfd_pool;     /* whose cleanup closes it */
     apr_status_t unusable_rv;   /* why dirfd is -1 */
     const char *unusable;
-} sa_file_t;
+};
+typedef struct sa_store_inst_t sa_file_t;
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-static const char *file_create(apr_pool_t *p, const char *arg, void **ctx)
+static const char *file_create(apr_pool_t *p, const char *arg,
+                               sa_store_inst_t **ctx)
 {
     sa_file_t *c;
     apr_size_t len = strlen(arg);
@@ -194,7 +196,7 @@ static apr_status_t open_store_dir(apr_pool_t *p, const sa_file_t *c,
     return rv;
 }
 
-static apr_status_t file_setup(void *ctx, apr_pool_t *p,
+static apr_status_t file_setup(sa_store_inst_t *ctx, apr_pool_t *p,
                                const sa_store_env_t *env, const char **why)
 {
     sa_file_t *c = ctx;
@@ -238,7 +240,7 @@ static apr_status_t close_store_dir(void *ctx)
     return APR_SUCCESS;
 }
 
-static apr_status_t file_child_init(void *ctx, apr_pool_t *p,
+static apr_status_t file_child_init(sa_store_inst_t *ctx, apr_pool_t *p,
                                     const sa_store_env_t *env,
                                     const char **why)
 {
@@ -417,7 +419,8 @@ static apr_status_t open_record(sa_file_t *c, apr_pool_t *p, int leaf,
     return os_error(p, why, "cannot open", record_path(p, c, id));
 }
 
-static apr_status_t file_load(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t file_load(sa_store_inst_t *ctx, apr_pool_t *p,
+                              const char *id,
                               apr_time_t now, sa_record_t *rec,
                               const char **why)
 {
@@ -501,7 +504,8 @@ static apr_status_t sync_leaf(sa_file_t *c, apr_pool_t *p, int leaf,
     return APR_SUCCESS;
 }
 
-static apr_status_t file_insert(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t file_insert(sa_store_inst_t *ctx, apr_pool_t *p,
+                                const char *id,
                                 const sa_record_t *rec, const char **why)
 {
     sa_file_t *c = ctx;
@@ -565,7 +569,8 @@ static apr_status_t lock_record(sa_file_t *c, apr_pool_t *p, int leaf,
     return APR_EBUSY;
 }
 
-static apr_status_t file_update(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t file_update(sa_store_inst_t *ctx, apr_pool_t *p,
+                                const char *id,
                                 apr_int64_t expected, const sa_record_t *rec,
                                 const char **why)
 {
@@ -614,7 +619,8 @@ static apr_status_t file_update(void *ctx, apr_pool_t *p, const char *id,
     return rv;
 }
 
-static apr_status_t file_remove(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t file_remove(sa_store_inst_t *ctx, apr_pool_t *p,
+                                const char *id,
                                 const char **why)
 {
     sa_file_t *c = ctx;
@@ -734,7 +740,8 @@ static apr_status_t purge_leaf(sa_file_t *c, apr_pool_t *p, char c1, char c2,
     return rv;
 }
 
-static apr_status_t file_purge(void *ctx, apr_pool_t *p, apr_time_t now,
+static apr_status_t file_purge(sa_store_inst_t *ctx, apr_pool_t *p,
+                               apr_time_t now,
                                int max, int *removed, const char **why)
 {
     sa_file_t *c = ctx;
@@ -770,15 +777,27 @@ static apr_status_t file_purge(void *ctx, apr_pool_t *p, apr_time_t now,
     return first;
 }
 
+/* What mod_status shows of this store beside the module's figures. */
+static void file_status(sa_store_inst_t *c, apr_pool_t *p, apr_table_t *out)
+{
+    apr_table_setn(out, "directory", c->dir);
+    apr_table_setn(out, "fsync", c->durable ? "on" : "off");
+    apr_table_setn(out, "ready in this child", c->dirfd >= 0 ? "yes"
+                   : apr_pstrcat(p, "no: ", c->unusable ? c->unusable
+                                 : "not initialised", (char *)NULL));
+}
+
 const sa_store_provider_t sa_store_file_provider = {
-    "file",
-    file_create,
-    file_setup,
-    file_child_init,
-    file_load,
-    file_insert,
-    file_update,
-    file_remove,
-    file_purge,
-    NULL,               /* no transactions: one write at a time */
+    .scheme = "file",
+    .flags = 0,
+    .create = file_create,
+    .setup = file_setup,
+    .child_init = file_child_init,
+    .load = file_load,
+    .insert = file_insert,
+    .update = file_update,
+    .remove = file_remove,
+    .purge = file_purge,
+    .write_batch = NULL,        /* no transactions: one write at a time */
+    .status = file_status,
 };

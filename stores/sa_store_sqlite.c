@@ -84,7 +84,7 @@ typedef struct sa_conn_t {
     struct sa_conn_t *next;
 } sa_conn_t;
 
-typedef struct {
+struct sa_store_inst_t {
     const char *path;
     int durable;
     apr_global_mutex_t *write_lock;
@@ -97,9 +97,11 @@ typedef struct {
     /* Bumped when a connection turned out bad: the idle ones opened
      * before are probably bad too, and are reopened rather than tried. */
     unsigned generation;
-} sa_sqlite_t;
+};
+typedef struct sa_store_inst_t sa_sqlite_t;
 
-static const char *sqlite_create(apr_pool_t *p, const char *arg, void **ctx)
+static const char *sqlite_create(apr_pool_t *p, const char *arg,
+                                 sa_store_inst_t **ctx)
 {
     sa_sqlite_t *c;
 
@@ -413,7 +415,7 @@ static apr_status_t make_schema_as_user(apr_pool_t *p, int dirfd,
  * refused, foreign owners fixed through descriptors). SQLite runs as the
  * children's user. Without root (change_owner 0) the same, in this
  * process. */
-static apr_status_t sqlite_setup(void *ctx, apr_pool_t *p,
+static apr_status_t sqlite_setup(sa_store_inst_t *ctx, apr_pool_t *p,
                                  const sa_store_env_t *env, const char **why)
 {
     static const char *const suffixes[] = { "", "-wal", "-shm" };
@@ -543,7 +545,7 @@ static apr_status_t close_all(void *data)
     return APR_SUCCESS;
 }
 
-static apr_status_t sqlite_child_init(void *ctx, apr_pool_t *p,
+static apr_status_t sqlite_child_init(sa_store_inst_t *ctx, apr_pool_t *p,
                                       const sa_store_env_t *env,
                                       const char **why)
 {
@@ -821,7 +823,8 @@ static apr_status_t run_load(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
     return rv;
 }
 
-static apr_status_t sqlite_load(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t sqlite_load(sa_store_inst_t *ctx, apr_pool_t *p,
+                                const char *id,
                                 apr_time_t now, sa_record_t *rec,
                                 const char **why)
 {
@@ -918,8 +921,8 @@ static apr_status_t run_writes(sa_sqlite_t *c, apr_pool_t *p,
     return rv;
 }
 
-static apr_status_t writes(void *ctx, apr_pool_t *p, sa_write_t *w, int n,
-                           const char **why)
+static apr_status_t writes(sa_store_inst_t *ctx, apr_pool_t *p, sa_write_t *w,
+                           int n, const char **why)
 {
     sa_batch_t b;
 
@@ -951,20 +954,23 @@ static apr_status_t write_of(void *ctx, apr_pool_t *p, sa_write_kind_e kind,
     return rv == APR_SUCCESS ? w.status : rv;
 }
 
-static apr_status_t sqlite_insert(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t sqlite_insert(sa_store_inst_t *ctx, apr_pool_t *p,
+                                  const char *id,
                                   const sa_record_t *rec, const char **why)
 {
     return write_of(ctx, p, SA_WRITE_INSERT, id, 0, rec, why);
 }
 
-static apr_status_t sqlite_update(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t sqlite_update(sa_store_inst_t *ctx, apr_pool_t *p,
+                                  const char *id,
                                   apr_int64_t expected, const sa_record_t *rec,
                                   const char **why)
 {
     return write_of(ctx, p, SA_WRITE_UPDATE, id, expected, rec, why);
 }
 
-static apr_status_t sqlite_remove(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t sqlite_remove(sa_store_inst_t *ctx, apr_pool_t *p,
+                                  const char *id,
                                   const char **why)
 {
     return write_of(ctx, p, SA_WRITE_REMOVE, id, 0, NULL, why);
@@ -990,7 +996,8 @@ static apr_status_t run_purge(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
     return rv;
 }
 
-static apr_status_t sqlite_purge(void *ctx, apr_pool_t *p, apr_time_t now,
+static apr_status_t sqlite_purge(sa_store_inst_t *ctx, apr_pool_t *p,
+                                 apr_time_t now,
                                  int max, int *removed, const char **why)
 {
     sa_purge_t pg;
@@ -1004,15 +1011,35 @@ static apr_status_t sqlite_purge(void *ctx, apr_pool_t *p, apr_time_t now,
     return rv;
 }
 
+/* What mod_status shows of this store beside the module's figures. */
+static void sqlite_status(sa_store_inst_t *c, apr_pool_t *p, apr_table_t *out)
+{
+    apr_table_setn(out, "database", c->path);
+    apr_table_setn(out, "synchronous", c->durable ? "FULL" : "NORMAL");
+    if (c->mutex != NULL && apr_thread_mutex_lock(c->mutex) == APR_SUCCESS) {
+        const sa_conn_t *conn;
+        int idle = 0;
+
+        for (conn = c->idle; conn; conn = conn->next) {
+            idle++;
+        }
+        apr_thread_mutex_unlock(c->mutex);
+        apr_table_setn(out, "idle connections in this child",
+                       apr_itoa(p, idle));
+    }
+}
+
 const sa_store_provider_t sa_store_sqlite_provider = {
-    "sqlite",
-    sqlite_create,
-    sqlite_setup,
-    sqlite_child_init,
-    sqlite_load,
-    sqlite_insert,
-    sqlite_update,
-    sqlite_remove,
-    sqlite_purge,
-    writes,
+    .scheme = "sqlite",
+    .flags = 0,                 /* one machine's file */
+    .create = sqlite_create,
+    .setup = sqlite_setup,
+    .child_init = sqlite_child_init,
+    .load = sqlite_load,
+    .insert = sqlite_insert,
+    .update = sqlite_update,
+    .remove = sqlite_remove,
+    .purge = sqlite_purge,
+    .write_batch = writes,
+    .status = sqlite_status,
 };

@@ -69,13 +69,14 @@ typedef enum { GATE_PASS, GATE_DIE, GATE_BLOCK, GATE_SLOW } gate_mode_e;
 #define GATE_DIED 9             /* the exit status of a flusher that died */
 #define GATE_SLOW_BATCH apr_time_from_msec(50)
 
-typedef struct {
+struct sa_store_inst_t {
     sa_store_t *real;
     gate_mode_e mode;
     int in_batch;               /* GATE_BLOCK writes a byte here */
-} gate_t;
+};
+typedef struct sa_store_inst_t gate_t;
 
-static const char *gate_create(apr_pool_t *p, const char *arg, void **ctx)
+static const char *gate_create(apr_pool_t *p, const char *arg, gate_t **ctx)
 {
     (void)p;
     (void)arg;
@@ -83,62 +84,62 @@ static const char *gate_create(apr_pool_t *p, const char *arg, void **ctx)
     return "made by gate_store";
 }
 
-static apr_status_t gate_setup(void *ctx, apr_pool_t *p,
+static apr_status_t gate_setup(gate_t *ctx, apr_pool_t *p,
                                const sa_store_env_t *env, const char **why)
 {
-    return sa_store_setup(((gate_t *)ctx)->real, p, env, why);
+    return sa_store_setup(ctx->real, p, env, why);
 }
 
-static apr_status_t gate_child_init(void *ctx, apr_pool_t *p,
+static apr_status_t gate_child_init(gate_t *ctx, apr_pool_t *p,
                                     const sa_store_env_t *env,
                                     const char **why)
 {
-    return sa_store_child_init(((gate_t *)ctx)->real, p, env, why);
+    return sa_store_child_init(ctx->real, p, env, why);
 }
 
-static apr_status_t gate_load(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t gate_load(gate_t *ctx, apr_pool_t *p, const char *id,
                               apr_time_t now, sa_record_t *rec,
                               const char **why)
 {
-    sa_store_t *real = ((gate_t *)ctx)->real;
+    sa_store_t *real = ctx->real;
 
     return real->provider->load(real->ctx, p, id, now, rec, why);
 }
 
-static apr_status_t gate_insert(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t gate_insert(gate_t *ctx, apr_pool_t *p, const char *id,
                                 const sa_record_t *rec, const char **why)
 {
-    sa_store_t *real = ((gate_t *)ctx)->real;
+    sa_store_t *real = ctx->real;
 
     return real->provider->insert(real->ctx, p, id, rec, why);
 }
 
-static apr_status_t gate_update(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t gate_update(gate_t *ctx, apr_pool_t *p, const char *id,
                                 apr_int64_t expected, const sa_record_t *rec,
                                 const char **why)
 {
-    sa_store_t *real = ((gate_t *)ctx)->real;
+    sa_store_t *real = ctx->real;
 
     return real->provider->update(real->ctx, p, id, expected, rec, why);
 }
 
-static apr_status_t gate_remove(void *ctx, apr_pool_t *p, const char *id,
+static apr_status_t gate_remove(gate_t *ctx, apr_pool_t *p, const char *id,
                                 const char **why)
 {
-    sa_store_t *real = ((gate_t *)ctx)->real;
+    sa_store_t *real = ctx->real;
 
     return real->provider->remove(real->ctx, p, id, why);
 }
 
-static apr_status_t gate_purge(void *ctx, apr_pool_t *p, apr_time_t now,
+static apr_status_t gate_purge(gate_t *ctx, apr_pool_t *p, apr_time_t now,
                                int max, int *removed, const char **why)
 {
-    sa_store_t *real = ((gate_t *)ctx)->real;
+    sa_store_t *real = ctx->real;
 
     return real->provider->purge(real->ctx, p, now, max, removed, why);
 }
 
-static apr_status_t gate_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
+static apr_status_t gate_write_batch(gate_t *ctx, apr_pool_t *p, sa_write_t *w,
                                      int n, const char **why)
 {
     gate_t *g = ctx;
@@ -163,8 +164,10 @@ static apr_status_t gate_write_batch(void *ctx, apr_pool_t *p, sa_write_t *w,
 }
 
 static const sa_store_provider_t gate_provider = {
-    "gate", gate_create, gate_setup, gate_child_init, gate_load, gate_insert,
-    gate_update, gate_remove, gate_purge, gate_write_batch,
+    .scheme = "gate", .create = gate_create, .setup = gate_setup,
+    .child_init = gate_child_init, .load = gate_load, .insert = gate_insert,
+    .update = gate_update, .remove = gate_remove, .purge = gate_purge,
+    .write_batch = gate_write_batch,
 };
 
 static sa_store_t *gate_store(apr_pool_t *p, gate_t *g)
