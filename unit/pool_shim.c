@@ -82,10 +82,14 @@ static void *shim_alloc(apr_pool_t *p, apr_size_t size, void *caller)
     in_shim = 1;
     /* gcc takes the const void * for a read of the fresh block; it is only
      * handed back to free_block. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     apr_pool_cleanup_register(p, mem, free_block, apr_pool_cleanup_null);
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
     in_shim = 0;
     return mem;
 }
