@@ -580,9 +580,10 @@ apr_status_t sa_buffer_update(sa_buffer_t *b, sa_store_t *inner,
             return SA_ECONFLICT;
         }
     }
-    *why = apr_psprintf(p, "session %s could not be saved in the store "
+    /* The caller's log line names the session (by its key). */
+    *why = apr_psprintf(p, "the session could not be saved in the store "
                         "buffer in %d attempts (evicted or crowded out each "
-                        "time: the buffer is too small for the load)", id,
+                        "time: the buffer is too small for the load)",
                         SB_FILL_TRIES + 1);
     return APR_EBUSY;
 }

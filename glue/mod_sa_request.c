@@ -11,6 +11,7 @@
 #include "apr_strings.h"
 
 #include "mod_sa_private.h"
+#include "sa_id.h"
 #include "sa_persist.h"
 
 /* Cookies of our name tried per request: bounds the store lookups a client
@@ -32,6 +33,21 @@ static request_rec *initial_request(request_rec *r)
             return r;
         }
     }
+}
+
+/* How a log line names a session: by the key the store keeps, never by
+ * its id, which is a bearer secret that error logs must not spread. */
+static const char *log_name(apr_pool_t *p, const char *id)
+{
+    const char *key = NULL;
+
+    if (id == NULL) {
+        return "(new)";
+    }
+    if (sa_id_key(p, id, &key) != APR_SUCCESS) {
+        return "(unnamed)";
+    }
+    return apr_pstrcat(p, "key ", key, (char *)NULL);
 }
 
 sa_req_t *sa_req_state(request_rec *r)
@@ -165,7 +181,7 @@ apr_status_t sa_request_save(request_rec *r, sa_session_t *s, int touch)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "SA0205: store %s: saving "
                       "session %s failed: %s", st->store->name,
-                      s->id ? s->id : "(new)", why ? why : "");
+                      log_name(r->pool, s->id), why ? why : "");
         return rv;
     }
     st->saved |= saved;

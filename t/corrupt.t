@@ -5,7 +5,7 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use SessionAPITest;
 
-plan tests => 7;
+plan tests => 8;
 
 my $victim = browser();
 my $neighbour = browser();
@@ -23,8 +23,11 @@ is(($res->content =~ /^(get who \w+)/)[0], 'get who notfound', 'with a fresh ses
 my $new = cookie_id($res);
 like($new, qr/^[a-z2-7]{32}$/, 'under a new id');
 isnt($new, $vid, 'not the corrupted one');
-like(error_log_since($log), qr/SA0202: store \w+:\S+: .*$vid.*starting a new session/,
-     'the error log names the corrupted record');
+my $key = store_key($vid);
+my $logged = error_log_since($log);
+like($logged, qr/SA0202: store \w+:\S+: .*$key.*starting a new session/,
+     'the error log names the corrupted record by its key');
+unlike($logged, qr/$vid/, 'and never spells the session id');
 is_deeply(store_record($nid), $nrec, 'the neighbour record is untouched');
 is(api_lines($neighbour, '/api', ['get', 'who'])->[0], 'get who=neighbour',
    'and the neighbour session still loads');

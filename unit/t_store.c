@@ -6,6 +6,17 @@
  * directory; `./t_store SPEC...` runs it against other stores instead
  * (for example file:/some/empty/dir).
  *
+ * The kit for a new store: build its provider into this program (add its
+ * .c to LIB_SRCS in unit/Makefile, or link its object) and list it in the
+ * built-in registry of stores/sa_store.c, or make store_contract() use a
+ * registry of your own with sa_store_create_from(); give it a backend_t if
+ * it can plant a damaged record (the checks that need one are skipped
+ * otherwise); then run `make -C unit t_store && unit/t_store yours:ARGS`.
+ * Every check must pass: compare-and-set under 4 threads and 4 processes
+ * with no lost update, expiry, corrupt records, bad ids, every byte of
+ * data, purge. A store for several servers must also pass it with two
+ * processes that each call child_init on their own.
+ *
  * Also here: spec parsing (sa_store_create), the id checks of the wrappers
  * and SA_ECORRUPT for a record that cannot be decoded (sa_persist_load). */
 #include <stdlib.h>
@@ -813,6 +824,46 @@ static void store_contract(const char *spec)
 
 /* ------------------------------------------------------------------ */
 
+/* A registry of one outside provider, as a module of its own would add:
+ * found by its scheme, listed when another is asked for, with a hint. */
+static const sa_store_provider_t *one_lookup(void *baton, const char *scheme)
+{
+    const sa_store_provider_t *pv = baton;
+
+    return strcmp(scheme, "other") == 0 ? pv : NULL;
+}
+
+static const char *one_names(void *baton, apr_pool_t *p)
+{
+    (void)baton;
+    (void)p;
+    return "other";
+}
+
+static const char *one_hint(void *baton, apr_pool_t *p, const char *scheme)
+{
+    (void)baton;
+    return apr_psprintf(p, "load the module of %s", scheme);
+}
+
+static void test_registry(apr_pool_t *p)
+{
+    sa_store_provider_t other = sa_store_file_provider;
+    sa_store_registry_t reg = { one_lookup, one_names, one_hint, NULL };
+    sa_store_t *st = NULL;
+    const char *err;
+
+    other.scheme = "other";
+    reg.baton = &other;
+    err = sa_store_create_from(p, "Other:/tmp/x", &reg, &st);
+    ok(err == NULL && st && st->provider == &other,
+       "a registry's provider is found by its scheme: %s", err ? err : "ok");
+    err = sa_store_create_from(p, "sqlite:/tmp/x/s.db", &reg, &st);
+    ok(err && strstr(err, "(registered: other); load the module of sqlite"),
+       "a scheme the registry lacks: its list and its hint: %s",
+       err ? err : "(accepted)");
+}
+
 static void test_create(apr_pool_t *p)
 {
     static const char *const bad[] = {
@@ -831,6 +882,14 @@ static void test_create(apr_pool_t *p)
        "sqlite:/abs/path accepted, named as configured");
     ok(sa_store_create(p, "SQLite:/tmp/x/s.db", &st) == NULL,
        "the scheme is case-insensitive");
+    {
+        const char *err = sa_store_create(p, "nosuch:/tmp/x", &st);
+        ok(err && strstr(err, "unknown store scheme 'nosuch'")
+           && strstr(err, "(registered: sqlite, file)"),
+           "an unknown scheme is refused with the registered ones: %s",
+           err ? err : "(accepted)");
+    }
+    test_registry(p);
 }
 
 /* sqlite_child_init registers apr_reslist_destroy as an ordinary cleanup
