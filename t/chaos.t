@@ -220,7 +220,7 @@ sub new_cookie {
 # function that lets go.
 sub hold_store_lock {
     if (store_backend() eq 'sqlite') {
-        my $db = "$ENV{SESSION_API_TEST_DIR}/db/sessions.sqlite";
+        my $db = SessionAPITest::db_path();
         my @cmd = ('sqlite3', '-cmd', '.timeout 5000', $db);
         @cmd = ('su', '-s', '/bin/sh', server_user(), '-c',
                 "sqlite3 -cmd '.timeout 5000' '$db'") if $> == 0;
@@ -237,7 +237,7 @@ sub hold_store_lock {
         };
     }
     my ($newest, $mtime);
-    for my $f (glob "$ENV{SESSION_API_TEST_DIR}/files/*/*/*") {
+    for my $f (glob SessionAPITest::files_dir() . "/*/*/*") {
         next if $f =~ m{/\.[^/]*$};
         my $m = (Time::HiRes::stat($f))[9] // next;
         ($newest, $mtime) = ($f, $m) if !defined $mtime || $m > $mtime;
