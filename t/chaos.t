@@ -10,10 +10,11 @@
 #    unknown. Every acknowledged write must be there, and nothing more:
 #    acknowledged <= stored count <= acknowledged + unknown, and no two
 #    acknowledged counts are equal; after a stop and a start too. Buffer
-#    Off where this store kind is unbuffered; On, flushed every 10 ms, in
-#    every kind.
+#    Off where this store kind is unbuffered; On in every kind, with
+#    SessionAPIStoreBufferFlush 10ms (mod_watchdog calls the flush every
+#    100 ms at most).
 # 2. Graceful restarts, stops and graceful stops under the same load, with
-#    the purge every second and the buffer flushed every 10 ms, each while
+#    the purge every second and the buffer flushes as above, each while
 #    the store's lock is held (so that a flush or a purge is under way as
 #    the old children exit): the error log has no crash line (a child's
 #    exit signal, an assertion), which catches background callbacks
