@@ -67,6 +67,8 @@ static const sa_dir_conf_t dir_defaults = {
 #define SA_CLEANUP_LIMIT   (APR_INT64_C(86400) * 365)
 #define SA_BUFFER_MIN      (APR_INT64_C(1024) * 1024)
 #define SA_BUFFER_LIMIT    (APR_INT64_C(64) * 1024 * 1024 * 1024)
+/* mod_watchdog wakes its callbacks every 100 ms at the most often. */
+#define SA_FLUSH_MIN       apr_time_from_msec(100)
 
 /* ------------------------------------------------------------------ */
 /* records and merging                                                */
@@ -326,9 +328,9 @@ static const char *set_buffer_flush(cmd_parms *cmd, void *dconf,
         return err;
     }
     if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS
-        || t < apr_time_from_msec(10) || t > apr_time_from_sec(3600)) {
+        || t < SA_FLUSH_MIN || t > apr_time_from_sec(3600)) {
         return apr_psprintf(cmd->pool, "SessionAPIStoreBufferFlush '%s' is "
-                            "not a time from 10ms to 3600 (seconds, or "
+                            "not a time from 100ms to 3600 (seconds, or "
                             "with ms, s, mi or h)", arg);
     }
     cmd_sconf(cmd)->flush = t;

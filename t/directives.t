@@ -54,7 +54,7 @@ my @bad = (
     ['SessionAPIStoreBuffer lots',             qr/SessionAPIStoreBuffer 'lots' is not Off or a size from 1M to 64G/],
     ['SessionAPIStoreBuffer 512K',             qr/SessionAPIStoreBuffer '512K' is not Off or a size/],
     ['SessionAPIStoreBuffer 65G',              qr/SessionAPIStoreBuffer '65G' is not Off or a size/],
-    ['SessionAPIStoreBufferFlush 5ms',         qr/SessionAPIStoreBufferFlush '5ms' is not a time from 10ms to 3600/],
+    ['SessionAPIStoreBufferFlush 5ms',         qr/SessionAPIStoreBufferFlush '5ms' is not a time from 100ms to 3600/],
     ['SessionAPIStoreBufferFlush soon',        qr/SessionAPIStoreBufferFlush 'soon' is not a time/],
     ["<VirtualHost *:80>\nSessionAPIStoreBuffer 64M\n</VirtualHost>",
                                                qr/SessionAPIStoreBuffer cannot occur within <VirtualHost> section/],
