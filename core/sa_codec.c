@@ -152,7 +152,7 @@ static apr_status_t decode_meta(const char *f, apr_size_t len, sa_expiry_t *e)
     if (sa_parse_int64(eq + 1, vlen, &v) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    if (nlen == 4 && memcmp(f, "!age", 4) == 0 && v > 0) {
+    if (nlen == 4 && memcmp(f, "!age", 4) == 0) {
         e->kind = SA_EXPIRY_AGE;
         e->age = v;
     }
@@ -166,7 +166,9 @@ static apr_status_t decode_meta(const char *f, apr_size_t len, sa_expiry_t *e)
     else {
         return APR_EINVAL;
     }
-    return APR_SUCCESS;
+    /* A value no save writes (sa_session_set_expiry checks the same
+     * bounds) is corruption, and would overflow or break a date later. */
+    return sa_expiry_valid(e) ? APR_SUCCESS : APR_EINVAL;
 }
 
 apr_status_t sa_codec_decode(apr_pool_t *p, const char *in, apr_size_t len,

@@ -18,7 +18,8 @@ void sa_codec_encode(apr_pool_t *p, apr_hash_t *data, const sa_expiry_t *e,
                      const char **out, apr_size_t *outlen);
 
 /* Decodes a record. APR_EINVAL when it is not well-formed (a corrupted
- * record), with data and expiry untouched. */
+ * record) or its expiry is outside the bounds of sa_expiry_valid(), with
+ * data and expiry untouched. */
 apr_status_t sa_codec_decode(apr_pool_t *p, const char *in, apr_size_t len,
                              apr_hash_t **data, sa_expiry_t *e);
 

@@ -6,6 +6,7 @@
 #include "apr_lib.h"
 #include "sa_cookie.h"
 #include "sa_id.h"
+#include "sa_session.h"
 
 int sa_cookie_name_valid(const char *s)
 {
@@ -68,10 +69,13 @@ const char *sa_cookie_format(apr_pool_t *p, const sa_cookie_attrs_t *a,
         lifetime = "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
     }
     else if (persistent) {
-        if (max_age < 0) {
-            max_age = 0;
-        }
-        apr_rfc822_date(date, now + apr_time_from_sec(max_age));
+        /* Within the date bounds apr_rfc822_date writes a valid date; out
+         * of them it writes any byte for a digit (CR, LF, ';'). */
+        apr_time_t from = sa_expiry_clamp_date(now);
+        apr_int64_t room = apr_time_sec(SA_EXPIRY_DATE_MAX - from);
+
+        max_age = max_age < 0 ? 0 : max_age > room ? room : max_age;
+        apr_rfc822_date(date, from + apr_time_from_sec(max_age));
         lifetime = apr_psprintf(p, "; Max-Age=%" APR_INT64_T_FMT
                                 "; Expires=%s", max_age, date);
     }

@@ -23,7 +23,10 @@ int sa_cookie_find_ids(apr_pool_t *p, const char *header, const char *name,
                        apr_array_header_t *ids, int max);
 
 /* A Set-Cookie value. id NULL deletes the cookie; persistent 0 makes a
- * cookie that ends with the browser; otherwise max_age seconds from now. */
+ * cookie that ends with the browser; otherwise max_age seconds from now,
+ * with now clamped to the date bounds of sa_session.h and max_age to
+ * [0, seconds left until SA_EXPIRY_DATE_MAX], so that Expires is always a
+ * valid date that agrees with Max-Age. */
 const char *sa_cookie_format(apr_pool_t *p, const sa_cookie_attrs_t *a,
                              const char *id, int persistent,
                              apr_int64_t max_age, apr_time_t now);

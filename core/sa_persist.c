@@ -4,31 +4,55 @@
 #include "sa_id.h"
 #include "sa_persist.h"
 
+/* How a message names a session: by its key, as the store knows it; the
+ * id is a bearer secret that must not reach a log. */
+static const char *named(apr_pool_t *p, const char *id)
+{
+    const char *key = NULL;
+
+    return sa_id_key(p, id, &key) == APR_SUCCESS ? key : "(malformed id)";
+}
+
+apr_status_t sa_persist_decode(apr_pool_t *p, const char *id,
+                               const sa_record_t *rec, sa_session_t **out,
+                               const char **why)
+{
+    sa_session_t *s;
+    apr_hash_t *data;
+    sa_expiry_t e;
+
+    if (sa_codec_decode(p, rec->data, rec->len, &data, &e) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "the record of key %s (%" APR_SIZE_T_FMT
+                            " bytes) does not decode", named(p, id),
+                            rec->len);
+        return SA_ECORRUPT;
+    }
+    if (rec->version < 1 || rec->version > SA_PERSIST_VERSION_MAX) {
+        *why = apr_psprintf(p, "the record of key %s has version %"
+                            APR_INT64_T_FMT ", which no save writes",
+                            named(p, id), rec->version);
+        return SA_ECORRUPT;
+    }
+    s = sa_session_create(p);
+    s->id = id;
+    s->version = rec->version;
+    s->data = data;
+    s->expiry = e;
+    *out = s;
+    return APR_SUCCESS;
+}
+
 apr_status_t sa_persist_load(sa_store_t *st, apr_pool_t *p, const char *id,
                              apr_time_t now, sa_session_t **out,
                              const char **why)
 {
     sa_record_t rec;
-    sa_session_t *s;
-    apr_hash_t *data;
-    sa_expiry_t e;
     apr_status_t rv = sa_store_load(st, p, id, now, &rec, why);
 
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (sa_codec_decode(p, rec.data, rec.len, &data, &e) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "the record of session %s (%" APR_SIZE_T_FMT
-                            " bytes) does not decode", id, rec.len);
-        return SA_ECORRUPT;
-    }
-    s = sa_session_create(p);
-    s->id = id;
-    s->version = rec.version;
-    s->data = data;
-    s->expiry = e;
-    *out = s;
-    return APR_SUCCESS;
+    return sa_persist_decode(p, id, &rec, out, why);
 }
 
 /* Another request changed or removed the session: start again from what

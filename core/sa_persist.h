@@ -12,12 +12,25 @@
  * failed attempt means another save of the same session succeeded. */
 #define SA_PERSIST_MAX_ATTEMPTS 200
 
+/* Stored versions start at 1 and grow by one a save. A version outside
+ * [1, SA_PERSIST_VERSION_MAX] was not written by a save, and the next
+ * save's version + 1 must not overflow. */
+#define SA_PERSIST_VERSION_MAX (APR_INT64_MAX - 1)
+
 /* Loads session id. APR_NOTFOUND: unknown or expired. SA_ECORRUPT: the
  * record is unreadable (*why says how); the caller starts afresh. Any other
  * error is the store's. */
 apr_status_t sa_persist_load(sa_store_t *st, apr_pool_t *p, const char *id,
                              apr_time_t now, sa_session_t **out,
                              const char **why);
+
+/* The record path of sa_persist_load, without the store: rec (as a store
+ * returned it for id) as a session allocated from p. SA_ECORRUPT with *why
+ * when the record does not decode (sa_codec_decode) or its version is
+ * outside [1, SA_PERSIST_VERSION_MAX]. */
+apr_status_t sa_persist_decode(apr_pool_t *p, const char *id,
+                               const sa_record_t *rec, sa_session_t **out,
+                               const char **why);
 
 /* Writes the session's pending changes; with touch, also an unchanged
  * session (its expiry slides). A session left empty is deleted rather than

@@ -130,12 +130,29 @@ apr_status_t sa_session_incr(sa_session_t *s, const char *key,
     return record(s, &op, result);
 }
 
-void sa_session_set_expiry(sa_session_t *s, const sa_expiry_t *e)
+int sa_expiry_valid(const sa_expiry_t *e)
+{
+    switch (e->kind) {
+    case SA_EXPIRY_DEFAULT:
+    case SA_EXPIRY_BROWSER_CLOSE:
+        return 1;
+    case SA_EXPIRY_AGE:
+        return e->age >= 1 && e->age <= SA_EXPIRY_AGE_MAX;
+    case SA_EXPIRY_DATE:
+        return e->date >= SA_EXPIRY_DATE_MIN && e->date <= SA_EXPIRY_DATE_MAX;
+    }
+    return 0;
+}
+
+apr_status_t sa_session_set_expiry(sa_session_t *s, const sa_expiry_t *e)
 {
     sa_op_t op = { SA_OP_EXPIRY, NULL, { NULL, 0 }, 0, { SA_EXPIRY_DEFAULT, 0, 0 } };
 
+    if (!sa_expiry_valid(e)) {
+        return APR_EINVAL;
+    }
     op.expiry = *e;
-    record(s, &op, NULL);
+    return record(s, &op, NULL);
 }
 
 void sa_session_flush(sa_session_t *s)
@@ -215,16 +232,42 @@ void sa_session_committed(sa_session_t *s, apr_int64_t version)
     s->modified = 0;
 }
 
+/* The getters clamp rather than trust: an expiry struct or policy that
+ * bypassed the checks, or a clock gone mad, still gives a date that
+ * formats and an age whose arithmetic cannot overflow. */
+static apr_int64_t clamp(apr_int64_t v, apr_int64_t lo, apr_int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+apr_time_t sa_expiry_clamp_date(apr_time_t t)
+{
+    return clamp(t, SA_EXPIRY_DATE_MIN, SA_EXPIRY_DATE_MAX);
+}
+
+apr_time_t sa_expiry_add(apr_time_t now, apr_int64_t seconds)
+{
+    /* Both terms clamped: far from apr_time_t's limits, so the sum is
+     * exact before it is clamped in turn. */
+    return sa_expiry_clamp_date(sa_expiry_clamp_date(now)
+                                + apr_time_from_sec(clamp(seconds, 0,
+                                                          SA_EXPIRY_AGE_MAX)));
+}
+
 apr_int64_t sa_expiry_age(const sa_expiry_t *e, const sa_policy_t *pol,
                           apr_time_t now)
 {
+    apr_time_t date, from;
+
     switch (e->kind) {
     case SA_EXPIRY_AGE:
-        return e->age;
+        return clamp(e->age, 0, SA_EXPIRY_AGE_MAX);
     case SA_EXPIRY_DATE:
-        return e->date > now ? apr_time_sec(e->date - now) : 0;
+        date = sa_expiry_clamp_date(e->date);
+        from = sa_expiry_clamp_date(now);
+        return date > from ? apr_time_sec(date - from) : 0;
     default:
-        return pol->max_age;
+        return clamp(pol->max_age, 0, SA_EXPIRY_AGE_MAX);
     }
 }
 
@@ -232,9 +275,9 @@ apr_time_t sa_expiry_date(const sa_expiry_t *e, const sa_policy_t *pol,
                           apr_time_t now)
 {
     if (e->kind == SA_EXPIRY_DATE) {
-        return e->date;
+        return sa_expiry_clamp_date(e->date);
     }
-    return now + apr_time_from_sec(sa_expiry_age(e, pol, now));
+    return sa_expiry_add(now, sa_expiry_age(e, pol, now));
 }
 
 int sa_expire_at_browser_close(const sa_expiry_t *e, const sa_policy_t *pol)

@@ -21,6 +21,16 @@ typedef enum {
     SA_EXPIRY_DATE              /* an absolute date */
 } sa_expiry_kind_e;
 
+/* The one bound on expiry values, wherever they come from (the C API, the
+ * directives, a stored record): an age of at most a century, a date from
+ * the epoch to the last second of year 9999, the last an Expires attribute
+ * can spell in four digits. Within these, now + age never overflows
+ * apr_time_t and every date formats as a valid HTTP date. */
+#define SA_EXPIRY_AGE_MAX  APR_INT64_C(3153600000)         /* 100 * 365 days */
+#define SA_EXPIRY_DATE_MIN ((apr_time_t)0)                   /* 1970-01-01 */
+#define SA_EXPIRY_DATE_MAX APR_INT64_C(253402300799999999)  /* 9999-12-31
+                                                              23:59:59.999999 */
+
 typedef struct sa_expiry_t {
     sa_expiry_kind_e kind;
     apr_int64_t age;            /* SA_EXPIRY_AGE: seconds */
@@ -67,7 +77,14 @@ void sa_session_delete(sa_session_t *s, const char *key);
  * overflow; the session is unchanged then. */
 apr_status_t sa_session_incr(sa_session_t *s, const char *key,
                              apr_int64_t delta, apr_int64_t *result);
-void sa_session_set_expiry(sa_session_t *s, const sa_expiry_t *e);
+/* Non-zero when e is an expiry a session may hold: a known kind; for
+ * SA_EXPIRY_AGE an age from 1 to SA_EXPIRY_AGE_MAX; for SA_EXPIRY_DATE a
+ * date from SA_EXPIRY_DATE_MIN to SA_EXPIRY_DATE_MAX. */
+int sa_expiry_valid(const sa_expiry_t *e);
+/* Sets the expiry. An absurd value is rejected, not clamped, so that the
+ * caller learns of it: APR_EINVAL when !sa_expiry_valid(e), and the
+ * session is unchanged then. */
+apr_status_t sa_session_set_expiry(sa_session_t *s, const sa_expiry_t *e);
 /* Removes every key and forgets the stored id: the next save creates a new
  * session and deletes the old one (flush). */
 void sa_session_flush(sa_session_t *s);
@@ -85,11 +102,20 @@ apr_status_t sa_session_rebase(sa_session_t *s, apr_hash_t *data,
 /* The pending changes are now in the store. */
 void sa_session_committed(sa_session_t *s, apr_int64_t version);
 
-/* Django's get_expiry_age / get_expiry_date / get_expire_at_browser_close. */
+/* Django's get_expiry_age / get_expiry_date / get_expire_at_browser_close.
+ * Total for any input, valid or not: the age is within [0, the span of the
+ * date bounds], the date within [SA_EXPIRY_DATE_MIN, SA_EXPIRY_DATE_MAX]
+ * (an out-of-range now, age or max_age is clamped into the bounds first). */
 apr_int64_t sa_expiry_age(const sa_expiry_t *e, const sa_policy_t *pol,
                           apr_time_t now);
 apr_time_t sa_expiry_date(const sa_expiry_t *e, const sa_policy_t *pol,
                           apr_time_t now);
 int sa_expire_at_browser_close(const sa_expiry_t *e, const sa_policy_t *pol);
+
+/* t clamped to [SA_EXPIRY_DATE_MIN, SA_EXPIRY_DATE_MAX]. */
+apr_time_t sa_expiry_clamp_date(apr_time_t t);
+/* now + seconds without overflow: now clamped to the date bounds, seconds
+ * to [0, SA_EXPIRY_AGE_MAX], the sum to the date bounds. */
+apr_time_t sa_expiry_add(apr_time_t now, apr_int64_t seconds);
 
 #endif

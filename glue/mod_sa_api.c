@@ -71,7 +71,7 @@ static apr_status_t set_expiry(request_rec *r, sa_expiry_kind_e kind,
         e.kind = kind;
         e.age = age;
         e.date = date;
-        sa_session_set_expiry(s, &e);
+        rv = sa_session_set_expiry(s, &e);
     }
     return rv;
 }

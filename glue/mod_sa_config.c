@@ -10,10 +10,9 @@
 #include "http_protocol.h"
 #include "apr_strings.h"
 #include "apr_file_io.h"
-#include "apr_lib.h"
 
 #include "mod_sa_private.h"
-#include "sa_number.h"
+#include "sa_values.h"
 
 #ifndef SA_DEFAULT_STORE
 #define SA_DEFAULT_STORE "sqlite:/var/lib/apache2/session_api/sessions.sqlite"
@@ -61,7 +60,7 @@ static const sa_dir_conf_t dir_defaults = {
 };
 
 /* Limits of the values a directive takes. */
-#define SA_MAX_AGE_LIMIT   APR_INT64_C(3153600000)   /* a century */
+#define SA_MAX_AGE_LIMIT   SA_EXPIRY_AGE_MAX         /* a century */
 #define SA_MAX_SIZE_MIN    64
 #define SA_MAX_SIZE_LIMIT  (APR_INT64_C(16) * 1024 * 1024)
 #define SA_CLEANUP_LIMIT   (APR_INT64_C(86400) * 365)
@@ -252,8 +251,7 @@ static const char *parse_number(cmd_parms *cmd, const char *arg,
 {
     apr_int64_t v;
 
-    if (sa_parse_int64(arg, strlen(arg), &v) != APR_SUCCESS
-        || v < min || v > max) {
+    if (sa_values_number(arg, min, max, &v) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s '%s': must be a whole number from "
                             "%" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
                             cmd->directive->directive, arg, min, max);
@@ -290,8 +288,7 @@ static const char *set_cleanup(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *set_buffer(cmd_parms *cmd, void *dconf, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    apr_int64_t v = 0, unit = 1;
-    apr_size_t len = strlen(arg);
+    apr_int64_t v;
 
     (void)dconf;
     if (err != NULL) {
@@ -301,19 +298,13 @@ static const char *set_buffer(cmd_parms *cmd, void *dconf, const char *arg)
         cmd_sconf(cmd)->buffer = 0;
         return NULL;
     }
-    if (len > 1 && strchr("KkMmGg", arg[len - 1]) != NULL) {
-        unit = apr_tolower(arg[len - 1]) == 'k' ? 1024
-             : apr_tolower(arg[len - 1]) == 'm' ? 1024 * 1024
-             : 1024 * 1024 * 1024;
-        len--;
-    }
-    if (sa_parse_int64(arg, len, &v) != APR_SUCCESS || v < 1
-        || v > SA_BUFFER_LIMIT / unit || v * unit < SA_BUFFER_MIN) {
+    if (sa_values_size(arg, SA_BUFFER_MIN, SA_BUFFER_LIMIT, &v)
+        != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "SessionAPIStoreBuffer '%s' is not "
                             "Off or a size from 1M to 64G (for example "
                             "64M)", arg);
     }
-    cmd_sconf(cmd)->buffer = v * unit;
+    cmd_sconf(cmd)->buffer = v;
     return NULL;
 }
 
@@ -327,8 +318,8 @@ static const char *set_buffer_flush(cmd_parms *cmd, void *dconf,
     if (err != NULL) {
         return err;
     }
-    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS
-        || t < SA_FLUSH_MIN || t > apr_time_from_sec(3600)) {
+    if (sa_values_duration(arg, "s", SA_FLUSH_MIN, apr_time_from_sec(3600), &t)
+        != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "SessionAPIStoreBufferFlush '%s' is "
                             "not a time from 100ms to 3600 (seconds, or "
                             "with ms, s, mi or h)", arg);
@@ -352,18 +343,14 @@ static const char *set_cookie_name(cmd_parms *cmd, void *dconf,
 /* Path and Domain end up inside a Set-Cookie header. */
 static const char *check_attr(cmd_parms *cmd, const char *arg)
 {
-    const char *s;
-
     if (*arg == '\0') {
         return apr_psprintf(cmd->pool, "%s must not be empty",
                             cmd->directive->directive);
     }
-    for (s = arg; *s; s++) {
-        if (*s == ';' || apr_iscntrl(*s) || *s == ' ' || (*s & 0x80)) {
-            return apr_psprintf(cmd->pool, "%s '%s' contains a character "
-                                "not allowed in a cookie attribute",
-                                cmd->directive->directive, arg);
-        }
+    if (sa_values_cookie_attr(arg, NULL) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s '%s' contains a character "
+                            "not allowed in a cookie attribute",
+                            cmd->directive->directive, arg);
     }
     return NULL;
 }

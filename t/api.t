@@ -6,7 +6,7 @@ use Apache::Test qw(-withtestmore);
 use URI::Escape qw(uri_escape);
 use SessionAPITest;
 
-plan tests => 56;
+plan tests => 61;
 
 sub esc { uri_escape($_[0], '^A-Za-z0-9._~-') }
 sub row_exists { store_record($_[0]) ? 1 : 0 }
@@ -92,6 +92,17 @@ is(int($exp), $when, 'the store expires it at that date');
 $lines = api_lines($ua, '/api', ['expiry', -1], ['age'], ['close']);
 is_deeply($lines, ['expiry ok', 'age 1209600', 'close 0'],
           'set_expiry(-1): back to the directives');
+
+# Absurd expiry values are refused, not wrapped into a date near year
+# -38500 or an overflowing apr_time_t; the session keeps its expiry.
+$lines = api_lines($ua, '/api', ['expiry', '9999999999999'], ['age']);
+like($lines->[0], qr/^expiry error \d+ /, 'set_expiry(9999999999999) is refused');
+is($lines->[1], 'age 1209600', 'and the expiry is unchanged');
+$lines = api_lines($ua, '/api', ['expiry_date', '-1277000000000'], ['age']);
+like($lines->[0], qr/^expiry_date error \d+ /, 'a date before the epoch is refused');
+$res = api($ua, '/api', ['expiry_date', '300000000000'], ['set', 'z', 1]);
+like($res->content, qr/^expiry_date error /, 'a date after year 9999 is refused');
+unlike(join('', @{ set_cookies($res) }), qr/[\r\n]/, 'no CR or LF in Set-Cookie');
 
 $lines = api_lines(browser(), '/api/close', ['close'], ['age']);
 is_deeply($lines, ['close 1', 'age 1209600'],

@@ -168,13 +168,11 @@ static void test_expiry_kinds(apr_pool_t *p)
         { SA_EXPIRY_DEFAULT, 0, 0 },
         { SA_EXPIRY_AGE, 3600, 0 },
         { SA_EXPIRY_AGE, 1, 0 },
-        { SA_EXPIRY_AGE, APR_INT64_MAX, 0 },
+        { SA_EXPIRY_AGE, SA_EXPIRY_AGE_MAX, 0 },
         { SA_EXPIRY_BROWSER_CLOSE, 0, 0 },
         { SA_EXPIRY_DATE, 0, APR_INT64_C(1700000000123456) },
-        { SA_EXPIRY_DATE, 0, 0 },
-        { SA_EXPIRY_DATE, 0, -1 },
-        { SA_EXPIRY_DATE, 0, APR_INT64_MAX },
-        { SA_EXPIRY_DATE, 0, APR_INT64_MIN },
+        { SA_EXPIRY_DATE, 0, SA_EXPIRY_DATE_MIN },
+        { SA_EXPIRY_DATE, 0, SA_EXPIRY_DATE_MAX },
     };
     int i;
 
@@ -254,6 +252,16 @@ static void test_corrupt(apr_pool_t *p)
         BAD("!close=0", "!close=0"),
         BAD("!close=2", "!close=2"),
         BAD("!date=abc", "!date not a number"),
+        /* Expiry outside the bounds of sa_session.h: no save writes it. */
+        BAD("!age=9999999999999", "!age that overflows now + age"),
+        BAD("!age=3153600001", "!age over a century"),
+        BAD("!age=9223372036854775807", "!age INT64_MAX"),
+        BAD("!date=-1", "!date before the epoch"),
+        BAD("!date=-1277000000000000000", "!date in year -38500"),
+        BAD("!date=-9223372036854775808", "!date INT64_MIN"),
+        BAD("!date=253402300800000000", "!date in year 10000"),
+        BAD("!date=9223372036854775807", "!date INT64_MAX"),
+        BAD("a=1&!age=60&!age=0", "a bad !age after a good one"),
         BAD("!", "lone !"),
         BAD("a=1&!nope=1", "unknown meta after a key"),
         BAD("%00=1", "key %00"),

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apr_date.h"
 #include "apr_escape.h"
 #include "apr_general.h"
 #include "apr_strings.h"
@@ -149,6 +150,57 @@ static void test_format(void)
            "Expires=Tue, 14 Nov 2023 22:13:20 GMT", "max_age 0");
 }
 
+/* A persistent Set-Cookie is well-formed: printable ASCII only, and a
+ * Max-Age and an Expires date that parse and agree with now. */
+static void check_lifetime(apr_time_t now, apr_int64_t max_age,
+                           apr_int64_t want_age, const char *want_date,
+                           const char *what)
+{
+    sa_cookie_attrs_t plain = { NAME, "/", NULL, 0, 0, NULL };
+    const char *c = sa_cookie_format(pool, &plain, ID_A, 1, max_age, now);
+    const char *m = strstr(c, "; Max-Age="), *x = strstr(c, "; Expires=");
+    const char *s;
+    int clean = 1;
+
+    for (s = c; *s; s++) {
+        clean = clean && *s >= 32 && *s < 127;
+    }
+    if (!ok(clean && m && x, "%s: printable, with Max-Age and Expires",
+            what)) {
+        diag("%s", apr_pescape_echo(pool, c, 1));
+        return;
+    }
+    is_int(apr_atoi64(m + 10), want_age, "%s: Max-Age", what);
+    is_str(x + 10, want_date, "%s: Expires", what);
+    ok(apr_date_parse_http(x + 10) != APR_DATE_BAD,
+       "%s: Expires is an HTTP date", what);
+}
+
+/* Lifetimes that overflowed now + max_age or fell outside the years an
+ * HTTP date can spell (apr_rfc822_date writes year -38500 as "\n8500"). */
+static void test_format_bounds(void)
+{
+    const apr_time_t now = apr_time_from_sec(1700000000);
+    const apr_int64_t to_end = APR_INT64_C(253402300799) - 1700000000;
+    static const char last[] = "Fri, 31 Dec 9999 23:59:59 GMT";
+
+    check_lifetime(now, APR_INT64_C(9999999999999), to_end, last,
+                   "max_age 9999999999999 (overflows now + max_age)");
+    check_lifetime(now, APR_INT64_C(17168044073709), to_end, last,
+                   "max_age whose wrapped date falls in year -38500");
+    check_lifetime(now, APR_INT64_MAX, to_end, last, "max_age INT64_MAX");
+    check_lifetime(now, APR_INT64_MIN, 0, "Tue, 14 Nov 2023 22:13:20 GMT",
+                   "max_age INT64_MIN");
+    check_lifetime(now, to_end, to_end, last, "max_age to the last date");
+    check_lifetime(APR_INT64_C(-1277000000000000000), 60,
+                   60, "Thu, 01 Jan 1970 00:01:00 GMT",
+                   "now in year -38500: counts from the epoch");
+    check_lifetime(APR_INT64_C(285000000000000000), 60, 0, last,
+                   "now in year 11000 (\";\" for a digit): the last date");
+    check_lifetime(APR_INT64_MAX, APR_INT64_MAX, 0, last,
+                   "now and max_age INT64_MAX");
+}
+
 static void test_name_valid(void)
 {
     static const char *const good[] = {
@@ -178,6 +230,7 @@ int main(void)
     apr_pool_create(&pool, NULL);
     test_find();
     test_format();
+    test_format_bounds();
     test_name_valid();
     apr_pool_destroy(pool);
     return done();

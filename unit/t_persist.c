@@ -400,6 +400,54 @@ static void check_known_bugs(void)
     }
 }
 
+/* The key a store and a log line know a session by. */
+static const char *key_of(const char *id)
+{
+    const char *key = NULL;
+
+    return sa_id_key(pool, id, &key) == APR_SUCCESS ? key : "?";
+}
+
+/* Records no save writes are corruption: the caller starts afresh rather
+ * than overflow the version or the expiry later. */
+static void check_impossible_records(void)
+{
+    static const struct { const char *data; apr_int64_t version;
+                          const char *what; } bad[] = {
+        { "!age=9999999999999&a=1", 1, "an !age that overflows now + age" },
+        { "!date=-1277000000000000000&a=1", 1, "a !date in year -38500" },
+        { "a=1", APR_INT64_MAX, "version INT64_MAX" },
+    };
+    apr_time_t now = apr_time_now();
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *id = NULL, *why = NULL;
+        sa_session_t *s = NULL;
+        sa_record_t rec;
+
+        sa_id_generate(pool, &id);
+        rec.data = bad[i].data;
+        rec.len = strlen(rec.data);
+        rec.version = bad[i].version;
+        rec.expiry = now + apr_time_from_sec(60);
+        if (sa_store_insert(store, pool, id, &rec, &why) != APR_SUCCESS) {
+            /* A store may refuse to write it at all (the file store's
+             * header holds versions below INT64_MAX only). */
+            ok(rec.version == APR_INT64_MAX,
+               "only the impossible version is refused on insert: %s", why);
+            ok(why != NULL, "with a reason");
+            continue;
+        }
+        is_int(sa_persist_load(store, pool, id, now, &s, &why), SA_ECORRUPT,
+               "a stored record with %s: SA_ECORRUPT", bad[i].what);
+        ok(why != NULL && strstr(why, key_of(id)) != NULL
+           && strstr(why, id) == NULL,
+           "why names the session by its key, not its id: %s",
+           why ? why : "none");
+    }
+}
+
 static void persist_checks(const char *spec)
 {
     apr_pool_t *p;
@@ -424,6 +472,34 @@ static void persist_checks(const char *spec)
     check_gone_meanwhile();
     check_replay_failure();
     check_known_bugs();
+    check_impossible_records();
+}
+
+/* The record path alone, for versions no store wrapper lets through. */
+static void check_decode(apr_pool_t *p)
+{
+    static const apr_int64_t bad[] = { 0, -1, APR_INT64_MIN, APR_INT64_MAX };
+    static const char id[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    sa_record_t rec = { "a=1", 3, 1, 0 };
+    sa_session_t *s = NULL;
+    const char *why = NULL;
+    size_t i;
+
+    is_int(sa_persist_decode(p, id, &rec, &s, &why), APR_SUCCESS,
+           "decode: version 1");
+    ok(s && s->version == 1 && strcmp(s->id, id) == 0 && !s->modified,
+       "decode: the session at version 1");
+    rec.version = SA_PERSIST_VERSION_MAX;
+    is_int(sa_persist_decode(p, id, &rec, &s, &why), APR_SUCCESS,
+           "decode: version SA_PERSIST_VERSION_MAX");
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        rec.version = bad[i];
+        why = NULL;
+        is_int(sa_persist_decode(p, id, &rec, &s, &why), SA_ECORRUPT,
+               "decode: version %" APR_INT64_T_FMT " is SA_ECORRUPT", bad[i]);
+        ok(why != NULL && strstr(why, "version") != NULL,
+           "decode: why says so: %s", why ? why : "none");
+    }
 }
 
 int main(int argc, char **argv)
@@ -441,6 +517,7 @@ int main(int argc, char **argv)
         }
         return done();
     }
+    check_decode(p);
     if (mkdtemp(dir) == NULL) {
         ok(0, "mkdtemp");
         return done();

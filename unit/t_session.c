@@ -259,6 +259,82 @@ static void test_expiry(apr_pool_t *p)
     ok(sa_session_empty(s), "an expiry alone leaves the session empty");
 }
 
+/* One bound for every expiry (SA_EXPIRY_AGE_MAX, SA_EXPIRY_DATE_*):
+ * set_expiry rejects what lies outside, and the getters stay inside it,
+ * without overflow, whatever they are given. */
+static void test_expiry_bounds(apr_pool_t *p)
+{
+    static const struct { sa_expiry_t e; int valid; const char *what; } v[] = {
+        { { SA_EXPIRY_DEFAULT, 0, 0 }, 1, "default" },
+        { { SA_EXPIRY_BROWSER_CLOSE, 0, 0 }, 1, "browser close" },
+        { { SA_EXPIRY_AGE, 1, 0 }, 1, "age 1" },
+        { { SA_EXPIRY_AGE, SA_EXPIRY_AGE_MAX, 0 }, 1, "age of a century" },
+        { { SA_EXPIRY_AGE, SA_EXPIRY_AGE_MAX + 1, 0 }, 0, "age over a century" },
+        { { SA_EXPIRY_AGE, APR_INT64_C(9999999999999), 0 }, 0, "age 9999999999999" },
+        { { SA_EXPIRY_AGE, APR_INT64_MAX, 0 }, 0, "age INT64_MAX" },
+        { { SA_EXPIRY_AGE, 0, 0 }, 0, "age 0" },
+        { { SA_EXPIRY_AGE, -1, 0 }, 0, "age -1" },
+        { { SA_EXPIRY_DATE, 0, SA_EXPIRY_DATE_MIN }, 1, "date: the epoch" },
+        { { SA_EXPIRY_DATE, 0, SA_EXPIRY_DATE_MAX }, 1, "date: end of 9999" },
+        { { SA_EXPIRY_DATE, 0, SA_EXPIRY_DATE_MAX + 1 }, 0, "date: year 10000" },
+        { { SA_EXPIRY_DATE, 0, -1 }, 0, "date before the epoch" },
+        { { SA_EXPIRY_DATE, 0, APR_INT64_MIN }, 0, "date INT64_MIN" },
+        { { SA_EXPIRY_DATE, 0, APR_INT64_MAX }, 0, "date INT64_MAX" },
+        { { (sa_expiry_kind_e)42, 0, 0 }, 0, "unknown kind" },
+    };
+    const sa_policy_t fortnight = { 1209600, 0 };
+    const sa_policy_t huge = { APR_INT64_MAX, 0 };
+    const apr_time_t now = APR_INT64_C(1700000000000000);
+    const apr_time_t nows[] = { now, APR_INT64_MIN, -1, APR_INT64_MAX,
+                                SA_EXPIRY_DATE_MAX };
+    const sa_expiry_t def = { SA_EXPIRY_DEFAULT, 0, 0 };
+    const sa_expiry_t sixty = { SA_EXPIRY_AGE, 60, 0 };
+    size_t i, j;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        sa_session_t *s = sa_session_create(p);
+        apr_status_t rv;
+
+        is_int(sa_expiry_valid(&v[i].e), v[i].valid, "valid? %s", v[i].what);
+        sa_session_set_expiry(s, &sixty);
+        sa_session_committed(s, 1);
+        rv = sa_session_set_expiry(s, &v[i].e);
+        if (v[i].valid) {
+            is_int(rv, APR_SUCCESS, "set_expiry accepts %s", v[i].what);
+            ok(s->expiry.kind == v[i].e.kind && s->modified,
+               "and sets it: %s", v[i].what);
+        }
+        else {
+            is_int(rv, APR_EINVAL, "set_expiry rejects %s", v[i].what);
+            ok(s->expiry.kind == SA_EXPIRY_AGE && s->expiry.age == 60
+               && !s->modified && s->pending->nelts == 0,
+               "the session is unchanged after %s", v[i].what);
+        }
+        /* The getters, even for an expiry that bypassed set_expiry. */
+        for (j = 0; j < sizeof(nows) / sizeof(nows[0]); j++) {
+            apr_time_t d = sa_expiry_date(&v[i].e, &fortnight, nows[j]);
+            apr_int64_t a = sa_expiry_age(&v[i].e, &fortnight, nows[j]);
+            ok(d >= SA_EXPIRY_DATE_MIN && d <= SA_EXPIRY_DATE_MAX
+               && a >= 0 && a <= apr_time_sec(SA_EXPIRY_DATE_MAX),
+               "%s, now %" APR_TIME_T_FMT ": date %" APR_TIME_T_FMT
+               " and age %" APR_INT64_T_FMT " within the bounds",
+               v[i].what, nows[j], d, a);
+        }
+    }
+    is_int(sa_expiry_date(&def, &huge, now),
+           now + apr_time_from_sec(SA_EXPIRY_AGE_MAX),
+           "a policy max_age of INT64_MAX: a century from now");
+    is_int(sa_expiry_age(&def, &huge, now), SA_EXPIRY_AGE_MAX,
+           "and the age at a century");
+    is_int(sa_expiry_date(&v[5].e, &fortnight, now),
+           now + apr_time_from_sec(SA_EXPIRY_AGE_MAX),
+           "age 9999999999999 (the fuzzer's record): a century from now");
+    is_int(sa_expiry_add(SA_EXPIRY_DATE_MAX - 1, 1), SA_EXPIRY_DATE_MAX,
+           "expiry_add saturates at the last date");
+    is_int(sa_expiry_add(APR_INT64_MIN, 60), apr_time_from_sec(60),
+           "expiry_add: a now before the epoch counts from the epoch");
+}
+
 static void test_flush_cycle(apr_pool_t *p)
 {
     static const char *const ab[] = { "a", "1", "b", "2", NULL };
@@ -398,6 +474,7 @@ int main(void)
     test_parse_int64();
     test_incr(p);
     test_expiry(p);
+    test_expiry_bounds(p);
     test_flush_cycle(p);
     test_rebase(p);
     apr_pool_destroy(p);
