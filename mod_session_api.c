@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* mod_session_api: Django-style server-side sessions for Apache httpd.
  * This file is the module record; each concern of the httpd glue lives in
  * glue/ and registers its own hooks (see glue/mod_sa_private.h for the

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* mod_session_api: the C API for other modules.
  *
  * Every request in a <Location>/<Directory> with "SessionAPI On" has a

@@ -1,3 +1,5 @@
+-- SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+-- authors; see LICENSE.
 -- common.lua: shared by the wrk scripts of bench/ (returning.lua, new.lua,
 -- shared.lua), loaded with dofile() by each of them.
 --

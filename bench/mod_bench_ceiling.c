@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* mod_bench_ceiling: the benchmark's "handler ceiling". Writes the visitor
  * counter's page (as mod_session_api's built-in template renders it for
  * the first visit) with no session at all, so the difference between this

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* mod_bench_peer: the benchmark's peer. The same visitor counter as
  * mod_session_api's, written on Apache's own mod_session (with
  * mod_session_dbd and mod_dbd behind it in the benchmark), through the

@@ -1,3 +1,5 @@
+-- SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+-- authors; see LICENSE.
 -- returning.lua: scenario 1 (and 4), the returning visitor. Each wrk
 -- thread is one browser with one connection (run with -t16 -c16): it
 -- starts without a cookie and from then on sends back the cookie of the

@@ -1,3 +1,5 @@
+-- SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+-- authors; see LICENSE.
 -- shared.lua: scenario 3, one browser with many tabs: every connection
 -- sends the same cookie, BENCH_COOKIE ("name=value", taken by bench/run
 -- from one curl request before the run), and never changes it.

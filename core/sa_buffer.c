@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The write-back buffer (see sa_buffer.h).
  *
  * The segment holds a hash table of entries, chained through indices (it is

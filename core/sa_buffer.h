@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The write-back buffer: a table of sessions in shared memory in front of
  * a store, so that a request loads and saves with a lookup and a copy
  * under one lock, and the store sees each changed session once per flush,

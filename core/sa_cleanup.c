@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Batched purge of expired sessions (see sa_cleanup.h). */
 #include "apr_strings.h"
 #include "sa_cleanup.h"

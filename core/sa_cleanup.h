@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Purging expired sessions in small batches, for a background thread:
  * each batch is one short store operation, and the loop pauses between
  * batches so that request writers get the store in between. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The stored form of a session: its dictionary and expiry setting as one
  * printable string, so every store (an SQL TEXT column, a file, a cache
  * entry) keeps the same bytes and a record can be read with sqlite3 or cat.

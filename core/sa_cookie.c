@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Session cookie parsing and formatting (see sa_cookie.h). */
 #include <string.h>
 

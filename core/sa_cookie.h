@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The session cookie: finding well-formed ids in Cookie headers and writing
  * the one Set-Cookie header a response carries. */
 #ifndef SA_COOKIE_H

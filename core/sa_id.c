@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Session id generation, validation and the key a store keeps instead of
  * the id (see sa_id.h). */
 #include <string.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Session ids: generation from the system's random source, the
  * validation every cookie value passes before it reaches a store, and the
  * key the store keeps instead of the id. */

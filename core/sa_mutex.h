@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Cross-process locking shared by the stores and the write-back buffer. */
 #ifndef SA_MUTEX_H
 #define SA_MUTEX_H

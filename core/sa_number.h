@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Strict decimal integers, as stored values, record fields and directive
  * arguments spell them: an optional sign and digits, nothing else. */
 #ifndef SA_NUMBER_H

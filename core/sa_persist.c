@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Session load and save over the store interface (see sa_persist.h). */
 #include "apr_strings.h"
 #include "sa_codec.h"

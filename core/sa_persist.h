@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Loading and saving a session through any store: decoding, the
  * compare-and-set loop that replays this request's changes when another
  * request saved first, new ids, flush and cycle_key. Store-independent, so

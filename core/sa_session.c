@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The session object (see sa_session.h). Every change goes through
  * sa_apply() so that the same code serves a first application and a replay
  * on top of a concurrent writer's version. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The session object: a dictionary of byte-string values with Django's
  * expiry semantics, plus the log of this request's changes that lets a
  * save be replayed on top of a newer version written by another request. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Directive values (see sa_values.h). Every parser reads a whole number
  * with sa_parse_int64 and scales it by its unit with an overflow check, so
  * no value, however long, wraps into the accepted range. */

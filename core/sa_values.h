@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Directive values as pure functions: whole numbers, sizes, durations and
  * cookie attribute values, parsed and checked without httpd, so that the
  * unit tests and the fuzzers see exactly what the configuration sees.

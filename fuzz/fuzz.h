@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* What the libFuzzer targets in fuzz/ share: APR set up once, a pool per
  * input, a way to take typed fields off the front of the input, and
  * FUZZ_CHECK, which turns a broken invariant into a crash libFuzzer

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Fuzzes the Cookie header parser (sa_cookie_find_ids) and the Set-Cookie
  * writer (sa_cookie_format).
  *

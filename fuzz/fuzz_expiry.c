@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Fuzzes the expiry a request sets through the C API
  * (sa_session_set_expiry) and everything that follows from it: the
  * record, the store's expiry date and the cookie.

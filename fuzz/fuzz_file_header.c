@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* libFuzzer target: the file store's record header parser
  * (stores/sa_file_record.h), fed whole record files. It must never read
  * outside the buffer, and what it accepts must be canonical: the header

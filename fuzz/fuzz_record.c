@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Fuzzes the stored record: the codec (sa_codec_decode) and the record
  * path of a load (sa_persist_decode), with what a session does next.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Fuzzes the session object: a stored record, then a request's changes
  * (set, delete, incr, set_expiry), as the C API makes them.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Fuzzes the Set-Cookie writer (sa_cookie_format) over every clock and
  * lifetime, and the attribute checks the directives apply before a value
  * gets there (sa_cookie_name_valid, sa_values_cookie_attr).

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Fuzzes the directive values (sa_values.h) and the cookie name check.
  *
  * Input: one byte choosing the parser and its bounds, then the value (up

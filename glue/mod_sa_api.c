@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The C API of mod_session_api.h: APR optional functions over the request's
  * session (mod_sa_request.c), with Django's semantics. */
 #include "httpd.h"

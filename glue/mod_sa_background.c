@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Work done outside requests, in mod_watchdog's thread of one child at a
  * time: purging expired sessions, and writing the write-back buffers to
  * their stores. Also where the buffers are made (kept in the process pool

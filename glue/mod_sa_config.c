@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* mod_session_api's directives and every default they fall back to. The
  * configuration records hold only what was written (SA_UNSET, NULL
  * otherwise); the getters below apply the defaults of one table, so no

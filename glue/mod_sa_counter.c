@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The seed tutorial's visitor counter (SetHandler visitor-counter): counts
  * this browser's visits in its session with session_api_incr and shows the
  * number in a page whose every {{count}} it replaces. */

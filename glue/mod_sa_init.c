@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Start-up and child initialisation: the store's cross-process write lock,
  * the default store, each store's set-up in the parent (as root, before
  * any child exists) and its initialisation in every child, and the checks

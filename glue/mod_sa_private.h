@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* mod_session_api's httpd glue, private part: the configuration records and
  * their getters, the per-request state, and what each glue file offers the
  * others. One file per concern:

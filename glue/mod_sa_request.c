@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The session of a request: found through the cookie on first use, kept on
  * the initial request (so subrequests and internal redirects share it) with
  * the configuration and store of the request that first used it, and saved

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* mod_session_api's figures in mod_status (server-status and ?auto): per
  * store, what requests asked of it (loads, saves, lost compare-and-sets,
  * failures, time spent) and, where a write-back buffer sits in front of

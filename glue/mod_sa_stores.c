@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Stores as httpd providers: the built-in ones register in the group
  * SA_STORE_PROVIDER_GROUP as any outside module's store does (see
  * stores/sa_store.h), and SessionAPIStore looks the scheme up there. */

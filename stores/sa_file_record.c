@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The file store's record header: strict parse and matching format (see
  * sa_file_record.h). */
 #include <string.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The header of a file store record, "SA1 <version> <expiry> <length>\n",
  * in one place: written by sa_file_record_format and read back, strictly,
  * by sa_file_record_parse (the file store and its fuzz target use both).

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Store selection by scheme, the checks every store call passes through
  * (see sa_store.h for the contract), and the turn into the write-back
  * buffer for a store that has one. */

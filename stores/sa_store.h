@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The store provider interface: the one contract that SQLite, the file
  * directory and every later store implement, that unit/t_store proves,
  * and through which a store in a module of its own plugs in.

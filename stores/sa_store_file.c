@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The file store: one file per session under a directory.
  *
  * Layout: DIR/<c1>/<c2>/<id>, c1 and c2 the id's first two characters, so

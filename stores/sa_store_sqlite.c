@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The SQLite store, on SQLite's own C API (libsqlite3).
  *
  * Apache runs several processes with several threads each against one

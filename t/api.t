@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Every function of the C API (mod_session_api.h), driven over HTTP through
 # c-modules/session_api_test.
 use strict;

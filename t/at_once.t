@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # What acts on the store at once, whatever the response: flush() and
 # cycle_key() remove the old id even when the page then fails (a logout
 # whose page fails still logs out), and send the cookie on the error

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Bad cookies get a fresh session or a clear 4xx, never a crash, and never
 # reach or touch another session.
 use strict;

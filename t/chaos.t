@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Chaos: writes survive children killed with kill -9 under load, and the
 # server survives graceful restarts and stops under load.
 #

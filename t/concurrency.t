@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # No lost updates: one browser, many tabs. 16 clients share one cookie and
 # send 2,000 counter requests; every increment survives and no two
 # responses show the same number. Then concurrent writers of different keys

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # A corrupted record (garbage row, truncated file) gives its browser a fresh
 # session and a line in the error log; its neighbours are untouched.
 use strict;

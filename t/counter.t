@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # The visitor counter: the seed tutorial's demo, on SessionAPI's defaults.
 use strict;
 use warnings FATAL => 'all';

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Directives: each bad value fails the configuration test with a message
 # naming the directive and the value; an unusable store fails start-up with
 # the path and the reason; the cookie directives shape the cookie.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Server-side expiry with a short SessionAPIMaxAge, and sliding expiry.
 use strict;
 use warnings FATAL => 'all';

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # The save follows the request that holds the session: a change is stored
 # (and its cookie sent) whatever location ends the response (an error page,
 # an internal redirect, the page that includes the one using the session),

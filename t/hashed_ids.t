@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Ids are hashed at rest: the store keeps SHA-256 keys, never a session id,
 # so a copied database, a backup or a directory listing hands out no
 # working cookie (as Rails after CVE-2019-16782).

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Lazy and quiet: no session use, no cookie, no row, no Vary.
 use strict;
 use warnings FATAL => 'all';

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # A store that fails while loading a session: the response is a 500 with
 # the SA0203 line in the error log, even when the handler ignores the
 # error, and nothing the request changes afterwards is stored.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Another process holds SQLite's write lock (an admin's sqlite3 shell, a
 # backup in BEGIN IMMEDIATE): reads are still answered at once, a write
 # waits at most the store's bound (1 s) and is then a 5xx with the store's

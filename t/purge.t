@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # The background purge (SessionAPICleanupInterval 1 in the test server)
 # removes exactly the expired sessions, and never a live one.
 use strict;

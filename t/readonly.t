@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # A store that refuses writes at run time: the client gets a 5xx, the error
 # log says which store, which operation and why, and nothing claims success.
 # Afterwards the same sessions go on.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Sessions survive a graceful restart and a full stop and start.
 use strict;
 use warnings FATAL => 'all';

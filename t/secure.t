@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # SessionAPICookieSecure Auto follows the scheme httpd knows for the
 # request, not only TLS ended here: behind a proxy that ends TLS the
 # virtual host says so with "ServerName https://...".

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # mod_status shows the module's figures per store, shared by every child:
 # what requests asked of the store and, with the buffer, the buffer's.
 use strict;

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Test-only: pool allocations become malloc blocks of their own, freed
  * when their pool is cleared or destroyed.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Helpers the store tests share: records and fresh ids. */
 #ifndef SA_T_STORE_UTIL_H
 #define SA_T_STORE_UTIL_H

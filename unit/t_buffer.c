@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* What the write-back buffer adds to the store contract (t_store holds it
  * to the contract itself): writes reach the inner store only when flushed,
  * versions survive eviction, the table overwrites an inner store that

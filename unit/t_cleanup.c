@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Unit tests of sa_cleanup: the batched background purge, against every
  * store: it removes exactly the expired records, across several batches,
  * and stops at its time budget. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The record codec (sa_codec.h): everything a session can hold survives
  * encode + decode, the encoding is canonical, and a record the encoder
  * could not have written is rejected as APR_EINVAL without touching the

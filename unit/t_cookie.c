@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The session cookie (sa_cookie.h): picking well-formed ids of one cookie
  * name out of hostile Cookie headers, the Set-Cookie values for a
  * persistent, a browser-session and a deleted cookie, and cookie-name

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The file store's own defences, beyond the contract t_store.c holds every
  * store to: which store directories start-up and child start refuse (links,
  * directories other users own or can write), the check of every leaf

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Session ids (sa_id.h): what sa_id_generate produces, and that
  * sa_id_valid accepts exactly that shape, since it is the only thing that
  * stands between a cookie value and a store path or query. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Saving sessions through a store (sa_persist.h): new ids, the
  * compare-and-set loop that replays a request's changes over another
  * request's save, flush, cycle, empty sessions, the size limit and the

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The session object (sa_session.h): the dictionary operations, incr's
  * integer rules, Django's expiry semantics for every kind against a policy,
  * the id/retired_id/version bookkeeping of flush and cycle, and rebase, which

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* What only the SQLite store promises, beyond the contract t_store checks:
  *
  *  - An outside lock does not stall the store: while another process holds

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* The store contract of sa_store.h, checked through the sa_store_* wrappers
  * so that any store can be held to it: store_contract() takes a store spec
  * and knows nothing of the backend, except for the optional hooks in

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* Directive values (sa_values.h): whole numbers, sizes with K/M/G,
  * durations with ms/s/mi/h, and cookie attribute values, each at its
  * bounds, past them, at the edge of 64 bits and in forms httpd's own

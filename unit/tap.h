@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* A tiny TAP (Test Anything Protocol) producer for the unit
  * tests, so that `prove` can run them without a C test framework.
  *

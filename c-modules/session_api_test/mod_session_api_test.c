@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+ * authors; see LICENSE. */
 /* A test module for Apache::Test: exposes every mod_session_api optional
  * function over HTTP, so the t/ tests can drive the C API as a module author
  * would. Handler "session_api_test"; the query string is a list of

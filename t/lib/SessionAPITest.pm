@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
+# authors; see LICENSE.
 # Helpers shared by the mod_session_api Apache::Test suite: independent
 # browsers, the test module's operations, Set-Cookie parsing and access to
 # the store the server writes.
