@@ -289,3 +289,25 @@ int sa_expire_at_browser_close(const sa_expiry_t *e, const sa_policy_t *pol)
     }
     return e->kind == SA_EXPIRY_BROWSER_CLOSE;
 }
+
+void sa_session_mark(const sa_session_t *s, sa_session_mark_t *m)
+{
+    m->data = apr_hash_copy(s->pool, s->data);
+    m->expiry = s->expiry;
+    m->id = s->id;
+    m->retired_id = s->retired_id;
+    m->version = s->version;
+    m->pending = s->pending->nelts;
+    m->modified = s->modified;
+}
+
+void sa_session_rollback(sa_session_t *s, const sa_session_mark_t *m)
+{
+    s->data = m->data;
+    s->expiry = m->expiry;
+    s->id = m->id;
+    s->retired_id = m->retired_id;
+    s->version = m->version;
+    s->pending->nelts = m->pending;
+    s->modified = m->modified;
+}

@@ -104,6 +104,27 @@ apr_status_t sa_session_rebase(sa_session_t *s, apr_hash_t *data,
 /* The pending changes are now in the store. */
 void sa_session_committed(sa_session_t *s, apr_int64_t version);
 
+/* The whole state of a session at one moment, to go back to it: a change
+ * whose save failed is undone, so that no later save stores what its
+ * caller was told had failed. Values are never changed in place, so a
+ * shallow copy of the table is enough. */
+typedef struct sa_session_mark_t {
+    apr_hash_t *data;
+    sa_expiry_t expiry;
+    const char *id;
+    const char *retired_id;
+    apr_int64_t version;
+    int pending;                /* how many changes were pending */
+    int modified;
+} sa_session_mark_t;
+
+void sa_session_mark(const sa_session_t *s, sa_session_mark_t *m);
+/* Back to the mark: later changes are forgotten, pending ones included. A
+ * save that failed after meeting a newer version only moved the session
+ * forward in memory; back at the old version, the next save meets the
+ * newer one again and replays what is still pending. */
+void sa_session_rollback(sa_session_t *s, const sa_session_mark_t *m);
+
 /* Django's get_expiry_age / get_expiry_date / get_expire_at_browser_close.
  * Total for any input, valid or not: the age is within [0, the span of the
  * date bounds], the date within [SA_EXPIRY_DATE_MIN, SA_EXPIRY_DATE_MAX]

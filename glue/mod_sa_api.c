@@ -93,55 +93,48 @@ static apr_status_t session_api_set_expiry_date(request_rec *r,
     return set_expiry(r, SA_EXPIRY_DATE, 0, date);
 }
 
-/* The session, and the policy it will be saved under. */
-static apr_status_t expiry_view(request_rec *r, sa_session_t **s,
-                                sa_policy_t *pol)
+/* Django's expiry getters, from the session and the policy it will be
+ * saved under; each API function asks for the one it returns. */
+static apr_status_t expiry_facts(request_rec *r, apr_int64_t *age,
+                                 apr_time_t *date, int *at_close)
 {
-    apr_status_t rv = sa_request_session(r, s);
+    sa_session_t *s;
+    sa_policy_t pol;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv = sa_request_session(r, &s);
 
-    if (rv == APR_SUCCESS) {
-        *pol = sa_request_policy(r);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    return rv;
+    pol = sa_request_policy(r);
+    if (age) {
+        *age = sa_expiry_age(&s->expiry, &pol, now);
+    }
+    if (date) {
+        *date = sa_expiry_date(&s->expiry, &pol, now);
+    }
+    if (at_close) {
+        *at_close = sa_expire_at_browser_close(&s->expiry, &pol);
+    }
+    return APR_SUCCESS;
 }
 
 static apr_status_t session_api_get_expiry_age(request_rec *r,
                                                apr_int64_t *seconds)
 {
-    sa_session_t *s;
-    sa_policy_t pol;
-    apr_status_t rv = expiry_view(r, &s, &pol);
-
-    if (rv == APR_SUCCESS) {
-        *seconds = sa_expiry_age(&s->expiry, &pol, apr_time_now());
-    }
-    return rv;
+    return expiry_facts(r, seconds, NULL, NULL);
 }
 
 static apr_status_t session_api_get_expiry_date(request_rec *r,
                                                 apr_time_t *date)
 {
-    sa_session_t *s;
-    sa_policy_t pol;
-    apr_status_t rv = expiry_view(r, &s, &pol);
-
-    if (rv == APR_SUCCESS) {
-        *date = sa_expiry_date(&s->expiry, &pol, apr_time_now());
-    }
-    return rv;
+    return expiry_facts(r, NULL, date, NULL);
 }
 
 static apr_status_t session_api_get_expire_at_browser_close(request_rec *r,
                                                             int *at_close)
 {
-    sa_session_t *s;
-    sa_policy_t pol;
-    apr_status_t rv = expiry_view(r, &s, &pol);
-
-    if (rv == APR_SUCCESS) {
-        *at_close = sa_expire_at_browser_close(&s->expiry, &pol);
-    }
-    return rv;
+    return expiry_facts(r, NULL, NULL, at_close);
 }
 
 /* flush and cycle_key act on the store at once, as Django's do: the old
@@ -173,56 +166,18 @@ static apr_status_t session_api_cycle_key(request_rec *r)
     return rv;
 }
 
-/* The session as it was before an increment: a failed one is undone, so
- * that no later save stores an increment its caller was told had failed.
- * Values are never changed in place, so a shallow copy of the table is
- * the whole state. A save that failed after meeting a newer version only
- * moved the session forward in memory; back at the old version, the next
- * save meets the newer one again and replays what is still pending. */
-typedef struct {
-    apr_hash_t *data;
-    sa_expiry_t expiry;
-    const char *id;
-    const char *retired_id;
-    apr_int64_t version;
-    int pending;
-    int modified;
-} incr_undo_t;
-
-static void incr_remember(const sa_session_t *s, incr_undo_t *u)
-{
-    u->data = apr_hash_copy(s->pool, s->data);
-    u->expiry = s->expiry;
-    u->id = s->id;
-    u->retired_id = s->retired_id;
-    u->version = s->version;
-    u->pending = s->pending->nelts;
-    u->modified = s->modified;
-}
-
-static void incr_undo(sa_session_t *s, const incr_undo_t *u)
-{
-    s->data = u->data;
-    s->expiry = u->expiry;
-    s->id = u->id;
-    s->retired_id = u->retired_id;
-    s->version = u->version;
-    s->pending->nelts = u->pending;
-    s->modified = u->modified;
-}
-
 apr_status_t session_api_incr(request_rec *r, const char *key,
                                      apr_int64_t delta, apr_int64_t *result)
 {
     sa_session_t *s;
     const sa_value_t *v;
-    incr_undo_t undo;
+    sa_session_mark_t before;
     apr_status_t rv = sa_request_writable(r, &s);
 
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    incr_remember(s, &undo);
+    sa_session_mark(s, &before);
     rv = sa_session_incr(s, key, delta, result);
     if (rv != APR_SUCCESS) {
         return rv;      /* the session is unchanged */
@@ -231,7 +186,8 @@ apr_status_t session_api_incr(request_rec *r, const char *key,
      * caller must see the value that was actually stored. */
     rv = sa_request_save(r, s, 0);
     if (rv != APR_SUCCESS) {
-        incr_undo(s, &undo);
+        /* Undone: no later save may store what failed here. */
+        sa_session_rollback(s, &before);
         return rv;
     }
     rv = sa_session_get(s, key, &v);

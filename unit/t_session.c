@@ -392,6 +392,35 @@ static void test_flush_cycle(apr_pool_t *p)
     is_str(s->id, ID_A, "committed: id unchanged");
 }
 
+/* A mark and a rollback: everything after the mark is forgotten, the
+ * pending changes included, and the state before it is whole. */
+static void test_mark(apr_pool_t *p)
+{
+    sa_session_t *s = sa_session_create(p);
+    sa_session_mark_t m;
+    const sa_value_t *v;
+    apr_int64_t n = 0;
+
+    sa_session_set(s, "a", "1", 1);
+    sa_session_committed(s, 3);
+    s->id = "abcdefghijklmnopqrstuvwxyz234567";
+    sa_session_mark(s, &m);
+    sa_session_incr(s, "a", 5, &n);
+    sa_session_set(s, "b", "x", 1);
+    sa_session_flush(s);
+    is_int(n, 6, "mark: the increment happened");
+    sa_session_rollback(s, &m);
+    ok(sa_session_get(s, "a", &v) == APR_SUCCESS && v->len == 1
+       && v->data[0] == '1', "rollback: the value before the mark");
+    is_int(sa_session_get(s, "b", &v), APR_NOTFOUND,
+           "rollback: a key set after the mark is gone");
+    is_int(s->pending->nelts, 0, "rollback: no change left pending");
+    is_str(s->id, "abcdefghijklmnopqrstuvwxyz234567",
+           "rollback: the id before the flush");
+    is_int(s->version, 3, "rollback: the version of the mark");
+    is_int(s->modified, 0, "rollback: not modified");
+}
+
 static void test_rebase(apr_pool_t *p)
 {
     static const char *const mine[] = { "a", "1", "n", "5", NULL };
@@ -479,6 +508,7 @@ int main(void)
     test_expiry_bounds(p);
     test_flush_cycle(p);
     test_rebase(p);
+    test_mark(p);
     apr_pool_destroy(p);
     return done();
 }
