@@ -129,6 +129,10 @@ static int sa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;   /* logged by httpd */
     }
     if (!dry_run) {
+        status = sa_status_post_config(pconf, s);
+        if (status != OK) {
+            return status;
+        }
         status = sa_background_buffers(pconf, ptemp, s);
         if (status != OK) {
             return status;

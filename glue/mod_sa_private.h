@@ -150,5 +150,7 @@ void sa_background_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* mod_sa_status.c */
 void sa_status_register_hooks(apr_pool_t *p);
+/* Gives every store its counters in shared memory (at each start). */
+int sa_status_post_config(apr_pool_t *pconf, server_rec *s);
 
 #endif

@@ -19,17 +19,11 @@
 #include "mod_sa_private.h"
 #include "sa_buffer.h"
 
-/* Gives every store of the configuration its counters. */
-static int sa_status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                 apr_pool_t *ptemp, server_rec *s)
+/* Called by mod_sa_init.c once every server has its store. */
+int sa_status_post_config(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *vs;
 
-    (void)plog;
-    (void)ptemp;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
-    }
     for (vs = s; vs; vs = vs->next) {
         sa_store_t *store = sa_sconf(vs)->store;
         apr_shm_t *shm;
@@ -220,9 +214,6 @@ static int sa_status_hook(request_rec *r, int flags)
 void sa_status_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /* After the stores are assigned (mod_sa_init.c's post_config). */
-    ap_hook_post_config(sa_status_post_config, NULL, NULL,
-                        APR_HOOK_REALLY_LAST);
     APR_OPTIONAL_HOOK(ap, status_hook, sa_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

@@ -70,7 +70,7 @@ is($code, 500, 'the writing request is a 500, not a 200');
 ok($write_took >= 0.9 && $write_took < 2.5,
    "after the store's bound of 1 s, not the whole hold ($write_took s)");
 like(error_log_since($log),
-     qr/SA0205: store sqlite:\S+: saving session [a-z2-7]{32} failed: \S+: database is locked/,
+     qr/SA0205: store sqlite:\S+: saving session key [a-z2-7]{32} failed: \S+: database is locked/,
      'the error log has the store\'s line and says the database was locked');
 ok(kill(0, $holder), 'the other process still held the lock then');
 

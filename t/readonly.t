@@ -56,7 +56,7 @@ is(scalar @{ set_cookies($res) }, 0, 'no cookie on that 500');
 my $cause = store_kind() eq 'sqlite' ? qr/\S+: store is read-only/
                                       : qr/Permission denied/;
 like(error_log_since($log),
-     qr/SA0205: store \w+:\S+: saving session [a-z2-7]{32} failed: .*$cause/,
+     qr/SA0205: store \w+:\S+: saving session key [a-z2-7]{32} failed: .*$cause/,
      'the log names the store, the operation, the session and the cause');
 
 $res = browser()->get(base_url() . '/fun1/');
