@@ -18,27 +18,29 @@
 
 #define ID "abcdefghijklmnopqrstuvwxyz234567"
 
+/* Same keys in sorted order (sa_session_keys on a view of each), and the
+ * same bytes under each. */
 static int same_data(apr_pool_t *p, apr_hash_t *a, apr_hash_t *b)
 {
-    apr_hash_index_t *hi;
+    sa_session_t va, vb;
+    apr_array_header_t *ka, *kb;
+    int i;
 
-    if (apr_hash_count(a) != apr_hash_count(b)) {
-        return 0;
-    }
-    for (hi = apr_hash_first(p, a); hi; hi = apr_hash_next(hi)) {
-        const void *k;
-        void *va;
-        const sa_value_t *x, *y;
+    va.data = a;
+    vb.data = b;
+    ka = sa_session_keys(&va, p);
+    kb = sa_session_keys(&vb, p);
+    for (i = 0; ka->nelts == kb->nelts && i < ka->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(ka, i, const char *);
+        const sa_value_t *x = apr_hash_get(a, k, APR_HASH_KEY_STRING);
+        const sa_value_t *y = apr_hash_get(b, k, APR_HASH_KEY_STRING);
 
-        apr_hash_this(hi, &k, NULL, &va);
-        x = va;
-        y = apr_hash_get(b, k, APR_HASH_KEY_STRING);
-        if (y == NULL || x->len != y->len
-            || memcmp(x->data, y->data, x->len) != 0) {
+        if (strcmp(k, APR_ARRAY_IDX(kb, i, const char *)) != 0
+            || x->len != y->len || memcmp(x->data, y->data, x->len) != 0) {
             return 0;
         }
     }
-    return 1;
+    return ka->nelts == kb->nelts;
 }
 
 static int same_expiry(const sa_expiry_t *a, const sa_expiry_t *b)

@@ -38,39 +38,30 @@ static void check_result(apr_status_t rv, apr_int64_t out, apr_int64_t min,
     }
 }
 
-static void fuzz_number(apr_pool_t *p, const char *arg, apr_int64_t min,
-                        apr_int64_t max)
+typedef apr_status_t (*int_parser_t)(const char *, apr_int64_t, apr_int64_t,
+                                     apr_int64_t *);
+
+/* A number or a size: what it accepts, written back in plain decimal
+ * (and for a size, in K when it divides), parses to the same value. */
+static void fuzz_integer(apr_pool_t *p, int_parser_t parse, const char *what,
+                         const char *arg, apr_int64_t min, apr_int64_t max)
 {
     apr_int64_t out = 42, again = 42;
-    apr_status_t rv = sa_values_number(arg, min, max, &out);
+    apr_status_t rv = parse(arg, min, max, &out);
 
-    check_result(rv, out, min, max, "number", arg);
-    if (rv == APR_SUCCESS) {
-        FUZZ_CHECK(sa_values_number(apr_psprintf(p, "%" APR_INT64_T_FMT, out),
-                                    min, max, &again) == APR_SUCCESS
-                   && again == out, "number '%s' does not reparse", arg);
+    check_result(rv, out, min, max, what, arg);
+    if (rv != APR_SUCCESS) {
+        return;
     }
-}
-
-static void fuzz_size(apr_pool_t *p, const char *arg, apr_int64_t min,
-                      apr_int64_t max)
-{
-    apr_int64_t out = 42, again = 42;
-    apr_status_t rv = sa_values_size(arg, min, max, &out);
-
-    check_result(rv, out, min, max, "size", arg);
-    if (rv == APR_SUCCESS) {
-        FUZZ_CHECK(sa_values_size(apr_psprintf(p, "%" APR_INT64_T_FMT, out),
+    FUZZ_CHECK(parse(apr_psprintf(p, "%" APR_INT64_T_FMT, out), min, max,
+                     &again) == APR_SUCCESS && again == out,
+               "%s '%s' (%" APR_INT64_T_FMT ") does not reparse", what, arg,
+               out);
+    if (parse == sa_values_size && out % 1024 == 0) {
+        FUZZ_CHECK(sa_values_size(apr_psprintf(p, "%" APR_INT64_T_FMT "k",
+                                               out / 1024),
                                   min, max, &again) == APR_SUCCESS
-                   && again == out, "size '%s' (%" APR_INT64_T_FMT ") does "
-                   "not reparse in bytes", arg, out);
-        if (out % 1024 == 0) {
-            FUZZ_CHECK(sa_values_size(apr_psprintf(p, "%" APR_INT64_T_FMT "k",
-                                                   out / 1024),
-                                      min, max, &again) == APR_SUCCESS
-                       && again == out, "size '%s' does not reparse in K",
-                       arg);
-        }
+                   && again == out, "size '%s' does not reparse in K", arg);
     }
 }
 
@@ -136,8 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_int64_t max = bounds[(sel >> 3) % NBOUNDS].max;
 
     switch (sel & 7) {
-    case 0: fuzz_number(p, arg, min, max); break;
-    case 1: fuzz_size(p, arg, min, max); break;
+    case 0: fuzz_integer(p, sa_values_number, "number", arg, min, max); break;
+    case 1: fuzz_integer(p, sa_values_size, "size", arg, min, max); break;
     case 2: fuzz_duration(p, arg, min, max, "s"); break;
     case 3: fuzz_duration(p, arg, min, max, "ms"); break;
     case 4: fuzz_attr(arg); break;
