@@ -55,11 +55,13 @@ APR_DECLARE_OPTIONAL_FN(apr_status_t, session_api_keys,
 
 /* Django's set_expiry(seconds): > 0 the session ends after that many
  * seconds of inactivity, 0 when the browser closes, < 0 back to the
- * directives' policy (SessionAPIMaxAge, SessionAPIExpireAtBrowserClose). */
+ * directives' policy (SessionAPIMaxAge, SessionAPIExpireAtBrowserClose).
+ * APR_EINVAL over 3153600000 (a century); the session is unchanged. */
 APR_DECLARE_OPTIONAL_FN(apr_status_t, session_api_set_expiry,
                         (request_rec *r, apr_int64_t seconds));
 
-/* Django's set_expiry(datetime): the session ends at an absolute date. */
+/* Django's set_expiry(datetime): the session ends at an absolute date.
+ * APR_EINVAL before 1970 or after 9999; the session is unchanged. */
 APR_DECLARE_OPTIONAL_FN(apr_status_t, session_api_set_expiry_date,
                         (request_rec *r, apr_time_t date));
 
@@ -75,12 +77,12 @@ APR_DECLARE_OPTIONAL_FN(apr_status_t, session_api_get_expiry_date,
 APR_DECLARE_OPTIONAL_FN(apr_status_t, session_api_get_expire_at_browser_close,
                         (request_rec *r, int *at_close));
 
-/* Django's flush(): deletes the stored session and its cookie; the request
- * continues with a new, empty session. */
+/* Django's flush(): deletes the stored session at once, and its cookie;
+ * the request continues with a new, empty session. */
 APR_DECLARE_OPTIONAL_FN(apr_status_t, session_api_flush, (request_rec *r));
 
-/* Django's cycle_key(): same data under a new id, the old id deleted
- * (call it at login against session fixation). */
+/* Django's cycle_key(): same data under a new id, stored at once, the old
+ * id deleted at once (call it at login against session fixation). */
 APR_DECLARE_OPTIONAL_FN(apr_status_t, session_api_cycle_key,
                         (request_rec *r));
 
