@@ -31,6 +31,8 @@
  * 5 and 7 s): 3 s, plus one batch that may wait out SQLite's lock, ends
  * before that. */
 #define SA_BUFFER_EXIT_BUDGET apr_time_from_sec(3)
+/* Between two tries of an exiting child's flush. */
+#define SA_EXIT_RETRY         apr_time_from_msec(100)
 /* How long a stopping child waits for a callback under way: longer than a
  * slice plus one store batch. */
 #define SA_STOP_WAIT          apr_time_from_sec(3)
@@ -146,21 +148,39 @@ static apr_status_t flush_until(sa_store_t *store, apr_pool_t *p,
                                 int *written, int *left, const char **why)
 {
     apr_status_t rv;
-    int w;
 
     *written = 0;
-    do {
+    for (;;) {
         apr_time_t end = apr_time_now() + SA_SLICE;
+        int w = 0;
 
-        w = 0;
         rv = sa_buffer_flush_all(store, p, SA_BUFFER_BATCH,
                                  end < deadline ? end : deadline, &w, left,
                                  why);
         *written += w;
-        /* Without progress, what waits is another process's to write. */
-    } while (rv == APR_SUCCESS && *left > 0 && w > 0
-             && apr_time_now() < deadline
-             && (at_exit || !apr_atomic_read32(&stopping)));
+        if (apr_time_now() + SA_EXIT_RETRY >= deadline) {
+            break;
+        }
+        if (at_exit) {
+            /* There is no next flush for an exiting child: a store that
+             * refuses for a moment (another process's lock outlasting the
+             * store's bound) is tried again, and sessions that another
+             * child is writing are waited for, until the deadline. */
+            if (rv == APR_SUCCESS && *left == 0) {
+                break;
+            }
+            if (rv != APR_SUCCESS || w == 0) {
+                apr_sleep(SA_EXIT_RETRY);
+            }
+            continue;
+        }
+        /* Without progress, what waits is another process's to write; an
+         * error waits for the next flush. */
+        if (rv != APR_SUCCESS || *left == 0 || w == 0
+            || apr_atomic_read32(&stopping)) {
+            break;
+        }
+    }
     return rv;
 }
 
