@@ -532,8 +532,9 @@ static apr_status_t conn_open(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
     return APR_SUCCESS;
 }
 
-/* At the end of the child_init pool (before its parent's cleanups): no
- * thread uses the store any more. */
+/* As the child_init pool goes, before any of its memory: no thread uses
+ * the store any more. A pre-cleanup, so that the connections (allocated
+ * from this pool after the cleanup was registered) are closed first. */
 static apr_status_t close_all(void *data)
 {
     sa_sqlite_t *c = data;
@@ -573,7 +574,7 @@ static apr_status_t sqlite_child_init(sa_store_inst_t *ctx, apr_pool_t *p,
                             c->path);
         return rv;
     }
-    apr_pool_cleanup_register(c->pool, c, close_all, apr_pool_cleanup_null);
+    apr_pool_pre_cleanup_register(c->pool, c, close_all);
     return APR_SUCCESS;
 }
 
