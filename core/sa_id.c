@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "apr_general.h"
+#include "apr_strings.h"
 #include "sa_id.h"
 
 static const char sa_b32[] = "abcdefghijklmnopqrstuvwxyz234567";
@@ -73,4 +74,17 @@ int sa_id_valid(const char *s, apr_size_t len)
         }
     }
     return 1;
+}
+
+const char *sa_id_logged(apr_pool_t *p, const char *id)
+{
+    const char *key = NULL;
+
+    if (id == NULL) {
+        return "(new)";
+    }
+    if (sa_id_key(p, id, &key) != APR_SUCCESS) {
+        return "(malformed id)";
+    }
+    return apr_pstrcat(p, "key ", key, (char *)NULL);
 }

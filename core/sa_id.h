@@ -28,4 +28,8 @@ int sa_id_valid(const char *s, apr_size_t len);
  * cannot be found back from its key. APR_EINVAL for a malformed id. */
 apr_status_t sa_id_key(apr_pool_t *p, const char *id, const char **key);
 
+/* How a log line or a message names session id: "key <key>", never the
+ * id, which is a bearer secret; "(new)" for NULL, a session not stored. */
+const char *sa_id_logged(apr_pool_t *p, const char *id);
+
 #endif

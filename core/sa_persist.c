@@ -6,15 +6,6 @@
 #include "sa_id.h"
 #include "sa_persist.h"
 
-/* How a message names a session: by its key, as the store knows it; the
- * id is a bearer secret that must not reach a log. */
-static const char *named(apr_pool_t *p, const char *id)
-{
-    const char *key = NULL;
-
-    return sa_id_key(p, id, &key) == APR_SUCCESS ? key : "(malformed id)";
-}
-
 apr_status_t sa_persist_decode(apr_pool_t *p, const char *id,
                                const sa_record_t *rec, sa_session_t **out,
                                const char **why)
@@ -24,15 +15,15 @@ apr_status_t sa_persist_decode(apr_pool_t *p, const char *id,
     sa_expiry_t e;
 
     if (sa_codec_decode(p, rec->data, rec->len, &data, &e) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "the record of key %s (%" APR_SIZE_T_FMT
-                            " bytes) does not decode", named(p, id),
+        *why = apr_psprintf(p, "the record of session %s (%" APR_SIZE_T_FMT
+                            " bytes) does not decode", sa_id_logged(p, id),
                             rec->len);
         return SA_ECORRUPT;
     }
     if (rec->version < 1 || rec->version > SA_PERSIST_VERSION_MAX) {
-        *why = apr_psprintf(p, "the record of key %s has version %"
+        *why = apr_psprintf(p, "the record of session %s has version %"
                             APR_INT64_T_FMT ", which no save writes",
-                            named(p, id), rec->version);
+                            sa_id_logged(p, id), rec->version);
         return SA_ECORRUPT;
     }
     s = sa_session_create(p);

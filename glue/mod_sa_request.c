@@ -37,21 +37,6 @@ static request_rec *initial_request(request_rec *r)
     }
 }
 
-/* How a log line names a session: by the key the store keeps, never by
- * its id, which is a bearer secret that error logs must not spread. */
-static const char *log_name(apr_pool_t *p, const char *id)
-{
-    const char *key = NULL;
-
-    if (id == NULL) {
-        return "(new)";
-    }
-    if (sa_id_key(p, id, &key) != APR_SUCCESS) {
-        return "(unnamed)";
-    }
-    return apr_pstrcat(p, "key ", key, (char *)NULL);
-}
-
 sa_req_t *sa_req_state(request_rec *r)
 {
     request_rec *ir = initial_request(r);
@@ -183,7 +168,7 @@ apr_status_t sa_request_save(request_rec *r, sa_session_t *s, int touch)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "SA0205: store %s: saving "
                       "session %s failed: %s", st->store->name,
-                      log_name(r->pool, s->id), why ? why : "");
+                      sa_id_logged(r->pool, s->id), why ? why : "");
         return rv;
     }
     st->saved |= saved;
@@ -335,6 +320,7 @@ static void insert_filter(request_rec *r)
     }
     ap_add_output_filter_handle(sa_filter_handle, NULL, r, r->connection);
 }
+
 void sa_request_register_hooks(apr_pool_t *p)
 {
     (void)p;

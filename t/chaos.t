@@ -225,9 +225,7 @@ sub new_cookie {
 sub hold_store_lock {
     if (store_backend() eq 'sqlite') {
         my $db = SessionAPITest::db_path();
-        my @cmd = ('sqlite3', '-cmd', '.timeout 5000', $db);
-        @cmd = ('su', '-s', '/bin/sh', server_user(), '-c',
-                "sqlite3 -cmd '.timeout 5000' '$db'") if $> == 0;
+        my @cmd = server_user_cmd('sqlite3', '-cmd', '.timeout 5000', $db);
         my $pid = IPC::Open2::open2(my $from, my $to, @cmd);
         print $to "BEGIN IMMEDIATE;\nSELECT 'locked';\n";
         $to->flush;

@@ -29,12 +29,9 @@ my $cookie = 'sessionid=' . cookie_id($first);
 my $dir = File::Temp::tempdir(CLEANUP => 1);
 chmod 0777, $dir or die "chmod $dir: $!";
 my $mark = "$dir/held";
-my @cmd = ('sqlite3', SessionAPITest::db_path(), 'BEGIN IMMEDIATE;',
-           ".shell touch $mark", ".shell sleep $hold", 'COMMIT;');
-if ($> == 0) {
-    my $quoted = join ' ', map { my $s = $_; $s =~ s/'/'\\''/g; "'$s'" } @cmd;
-    @cmd = ('su', '-s', '/bin/sh', server_user(), '-c', $quoted);
-}
+my @cmd = server_user_cmd('sqlite3', SessionAPITest::db_path(),
+                          'BEGIN IMMEDIATE;', ".shell touch $mark",
+                          ".shell sleep $hold", 'COMMIT;');
 my $holder = fork // die "fork: $!";
 if ($holder == 0) {
     exec @cmd or POSIX::_exit(127);

@@ -118,6 +118,10 @@ static void test_key(apr_pool_t *p)
     is_int(sa_id_key(p, "../../etc/passwd", &key), APR_EINVAL,
            "a malformed id has no key");
     is_int(sa_id_key(p, NULL, &key), APR_EINVAL, "nor has NULL");
+    is_str(sa_id_logged(p, known[0].id), "key hor7l5b3sjqcna6btlxgfiqdikyijxkz",
+           "a log line names a session by its key");
+    is_str(sa_id_logged(p, NULL), "(new)", "a session not stored is (new)");
+    is_str(sa_id_logged(p, "x"), "(malformed id)", "never echoes a bad id");
 }
 
 int main(void)

@@ -16,7 +16,7 @@ use Apache::Test ();
 use Apache::TestRequest ();
 
 our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
-                 cookie_id count_of server_user error_log_since
+                 cookie_id count_of server_user server_user_cmd error_log_since
                  error_log_size restart_server
                  store_kind store_backend buffered settle store_key store_ids store_record store_count store_snapshot store_added
                  store_corrupt store_read_only store_unreadable store_files_owner);
@@ -94,14 +94,19 @@ sub settle { select undef, undef, undef, 0.4 if buffered() && !$settled }
 sub db_path    { "$ENV{SESSION_API_TEST_DIR}/db/sessions.sqlite" }
 sub files_dir  { "$ENV{SESSION_API_TEST_DIR}/files" }
 
-# Runs a command as the server's user, so that nothing it creates (SQLite's
-# -wal and -shm files) ends up owned by root.
-sub as_server_user {
+# A command line that runs @cmd as the server's user when the tests run as
+# root, so that nothing it creates (SQLite's -wal and -shm files) ends up
+# owned by root; @cmd itself otherwise.
+sub server_user_cmd {
     my @cmd = @_;
-    if ($> == 0) {
-        my $quoted = join ' ', map { my $s = $_; $s =~ s/'/'\\''/g; "'$s'" } @cmd;
-        @cmd = ('su', '-s', '/bin/sh', server_user(), '-c', $quoted);
-    }
+    return @cmd unless $> == 0;
+    my $quoted = join ' ', map { my $s = $_; $s =~ s/'/'\\''/g; "'$s'" } @cmd;
+    return ('su', '-s', '/bin/sh', server_user(), '-c', $quoted);
+}
+
+# Runs a command as the server's user and returns its output.
+sub as_server_user {
+    my @cmd = server_user_cmd(@_);
     open my $fh, '-|', @cmd or die "$cmd[0]: $!";
     local $/;
     my $out = <$fh> // '';
