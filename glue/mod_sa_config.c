@@ -38,12 +38,14 @@ static const struct {
     apr_int64_t cleanup;        /* seconds */
     apr_int64_t buffer;         /* bytes, 0 Off */
     apr_interval_time_t flush;
+    apr_interval_time_t timeout;
 } server_defaults = {
     SA_DEFAULT_STORE,
     0,
     300,
     0,
     APR_USEC_PER_SEC,
+    APR_USEC_PER_SEC,           /* a store server's connect and command */
 };
 
 static const sa_dir_conf_t dir_defaults = {
@@ -70,6 +72,8 @@ static const sa_dir_conf_t dir_defaults = {
 #define SA_BUFFER_LIMIT    (APR_INT64_C(64) * 1024 * 1024 * 1024)
 /* mod_watchdog wakes its callbacks every 100 ms at the most often. */
 #define SA_FLUSH_MIN       apr_time_from_msec(100)
+#define SA_TIMEOUT_MIN     apr_time_from_msec(10)
+#define SA_TIMEOUT_LIMIT   apr_time_from_sec(60)
 
 /* ------------------------------------------------------------------ */
 /* records and merging                                                */
@@ -83,6 +87,7 @@ void *sa_create_server_conf(apr_pool_t *p, server_rec *s)
     c->cleanup = SA_UNSET;
     c->buffer = SA_UNSET;
     c->flush = SA_UNSET;
+    c->timeout = SA_UNSET;
     return c;
 }
 
@@ -99,6 +104,7 @@ void *sa_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(cleanup);
     MERGE_INT(buffer);
     MERGE_INT(flush);
+    MERGE_INT(timeout);
     return c;
 }
 
@@ -238,6 +244,11 @@ apr_interval_time_t sa_conf_flush(const server_rec *s)
     return SRV_INT(sa_sconf(s), flush);
 }
 
+apr_interval_time_t sa_conf_timeout(const server_rec *s)
+{
+    return SRV_INT(sa_sconf(s), timeout);
+}
+
 /* ------------------------------------------------------------------ */
 /* directives                                                         */
 
@@ -327,6 +338,22 @@ static const char *set_buffer_flush(cmd_parms *cmd, void *dconf,
                             "with ms, s, mi or h)", arg);
     }
     cmd_sconf(cmd)->flush = t;
+    return NULL;
+}
+
+static const char *set_store_timeout(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    apr_interval_time_t t;
+
+    (void)dconf;
+    if (sa_values_duration(arg, "s", SA_TIMEOUT_MIN, SA_TIMEOUT_LIMIT, &t)
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SessionAPIStoreTimeout '%s' is not "
+                            "a time from 10ms to 60 (seconds, or with ms, "
+                            "s, mi or h)", arg);
+    }
+    cmd_sconf(cmd)->timeout = t;
     return NULL;
 }
 
@@ -503,6 +530,10 @@ const command_rec sa_cmds[] = {
     AP_INIT_TAKE1("SessionAPIStoreBufferFlush", set_buffer_flush, NULL,
                   RSRC_CONF, "how often the buffer writes changed sessions "
                   "to the store (default 1s)"),
+    AP_INIT_TAKE1("SessionAPIStoreTimeout", set_store_timeout, NULL,
+                  RSRC_CONF, "how long a store server (a database, Redis) "
+                  "may take to connect or to answer one command "
+                  "(default 1s)"),
     AP_INIT_TAKE1("SessionAPICleanupInterval", set_cleanup, NULL, RSRC_CONF,
                   "seconds between purges of expired sessions, 0 for none"),
     AP_INIT_TAKE1("SessionAPICookieName", set_cookie_name, NULL,

@@ -67,6 +67,8 @@ static void store_env(sa_store_env_t *env, server_rec *s)
         env->max_threads = 1;
     }
     env->write_lock = sa_store_lock;
+    env->timeout = sa_conf_timeout(s);
+    env->host = s;
 }
 
 /* Every server without a SessionAPIStore of its own gets the main

@@ -45,6 +45,7 @@ typedef struct sa_server_conf_t {
     apr_int64_t cleanup;        /* SessionAPICleanupInterval, seconds */
     apr_int64_t buffer;         /* SessionAPIStoreBuffer, bytes; 0 Off */
     apr_interval_time_t flush;  /* SessionAPIStoreBufferFlush */
+    apr_interval_time_t timeout;/* SessionAPIStoreTimeout */
 } sa_server_conf_t;
 
 typedef struct sa_dir_conf_t {
@@ -101,6 +102,7 @@ int sa_conf_sync(const server_rec *s);
 apr_interval_time_t sa_conf_cleanup(const server_rec *s);
 apr_int64_t sa_conf_buffer(const server_rec *s);
 apr_interval_time_t sa_conf_flush(const server_rec *s);
+apr_interval_time_t sa_conf_timeout(const server_rec *s);
 /* Start-up check of what no single directive can see; NULL or a message. */
 const char *sa_conf_check(apr_pool_t *p, server_rec *s);
 

@@ -97,6 +97,11 @@ typedef struct sa_store_env_t {
     int durable;                /* a save must survive a power loss */
     apr_global_mutex_t *write_lock; /* serializes writers across processes,
                                        may be NULL */
+    apr_interval_time_t timeout; /* a store server's connect and command
+                                    bound (SessionAPIStoreTimeout) */
+    const void *host;           /* the httpd server_rec the store serves,
+                                   for a provider that lives in httpd glue
+                                   (mod_dbd's pool); NULL outside httpd */
 } sa_store_env_t;
 
 typedef struct sa_store_t sa_store_t;
