@@ -7,22 +7,37 @@ use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use File::Temp ();
+use IO::Socket::INET ();
 use SessionAPITest;
 
 my $httpd = Apache::Test::vars('httpd');
 my $so = Apache::Test::vars('top_dir') . '/.libs/mod_session_api.so';
 my $mods = '/usr/lib/apache2/modules';
 
+# A port nothing uses now, from the kernel. A fixed or derived port may be
+# the local end of some client's connection (the ephemeral range): httpd's
+# bind then fails before the module gets a say, and the start-up tests
+# below would see that failure instead of the one they look for.
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1)
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
 # Runs httpd on a throw-away configuration; returns (exit code, output).
 sub httpd_with {
     my ($body, @args) = @_;
+    my $port = free_port();
     my $dir = File::Temp::tempdir(CLEANUP => 1);
     chmod 0755, $dir;
     open my $fh, '>', "$dir/httpd.conf" or die $!;
     print $fh <<CONF;
 ServerRoot "$dir"
 ServerName localhost
-Listen 127.0.0.1:@{[ 20000 + $$ % 20000 ]}
+Listen 127.0.0.1:$port
 PidFile "$dir/httpd.pid"
 DefaultRuntimeDir "$dir"
 ErrorLog "$dir/error_log"
