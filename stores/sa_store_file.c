@@ -43,6 +43,7 @@
 
 #include "apr_atomic.h"
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 #include "sa_file_record.h"
 #include "sa_id.h"
 #include "sa_store.h"
@@ -68,9 +69,14 @@ struct sa_store_inst_t {
     apr_uint32_t tmp_counter;
     int purge_cursor;           /* leaf directory the next purge starts in */
     int dirfd;                  /* DIR, checked; -1 outside a ready child */
+    volatile apr_uint32_t ready; /* dirfd is set: read before dirfd */
     apr_pool_t *dirfd_pool;     /* whose cleanup closes it */
     apr_status_t unusable_rv;   /* why dirfd is -1 */
     const char *unusable;
+    /* A child whose DIR could not be opened at child_init (a transient
+     * outage: a directory closed, a volume not yet mounted) opens it again
+     * at its next use, under this lock; NULL outside a child. */
+    apr_thread_mutex_t *reopen_lock;
 };
 typedef struct sa_store_inst_t sa_file_t;
 
@@ -232,13 +238,16 @@ static apr_status_t close_store_dir(void *ctx)
 {
     sa_file_t *c = ctx;
 
+    apr_atomic_set32(&c->ready, 0);
     if (c->dirfd >= 0) {
         close(c->dirfd);
         c->dirfd = -1;
-        c->dirfd_pool = NULL;
-        c->unusable_rv = APR_EINIT;
-        c->unusable = "the store was closed";
     }
+    /* What lived in the pool goes with it: no reopening from now on. */
+    c->dirfd_pool = NULL;
+    c->reopen_lock = NULL;
+    c->unusable_rv = APR_EINIT;
+    c->unusable = "the store was closed";
     return APR_SUCCESS;
 }
 
@@ -265,17 +274,67 @@ static apr_status_t file_child_init(sa_store_inst_t *ctx, apr_pool_t *p,
         user = apr_psprintf(p, "%ld", (long)c->owner);
     }
     c->user = user;
+    /* The cleanup closes whatever descriptor the process has when p goes,
+     * one opened now or one opened again later (reopen_store_dir). */
+    c->dirfd_pool = p;
+    apr_pool_cleanup_register(p, c, close_store_dir, apr_pool_cleanup_null);
+    rv = apr_thread_mutex_create(&c->reopen_lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        c->reopen_lock = NULL;
+        *why = "cannot create the lock of the store directory";
+        return rv;
+    }
     rv = open_store_dir(p, c, c->owner, user, &fd, &st, why);
     if (rv != APR_SUCCESS) {
-        /* Every call then fails with this reason, logged each time. */
+        /* Every call fails with this reason, logged each time, until DIR
+         * can be opened again. */
         c->unusable_rv = rv;
         c->unusable = apr_pstrdup(p, *why);
         return rv;
     }
     c->dirfd = fd;
-    c->dirfd_pool = p;
-    apr_pool_cleanup_register(p, c, close_store_dir, apr_pool_cleanup_null);
+    apr_atomic_set32(&c->ready, 1);
     return APR_SUCCESS;
+}
+
+/* A child that could not open DIR tries again, checked as at child_init,
+ * so that it works again once DIR is usable instead of failing every
+ * request until it exits. One thread opens it; the others wait for it. */
+static apr_status_t reopen_store_dir(sa_file_t *c, apr_pool_t *p,
+                                     const char **why)
+{
+    apr_status_t rv;
+    struct stat st;
+    int fd;
+
+    if (c->reopen_lock == NULL) {
+        *why = apr_psprintf(p, "the file store is not usable in this "
+                            "process: %s", c->unusable);
+        return c->unusable_rv;
+    }
+    rv = apr_thread_mutex_lock(c->reopen_lock);
+    if (rv != APR_SUCCESS) {
+        *why = "cannot take the lock of the store directory";
+        return rv;
+    }
+    if (!apr_atomic_read32(&c->ready) && c->dirfd_pool != NULL) {
+        rv = open_store_dir(p, c, c->owner, c->user, &fd, &st, why);
+        if (rv == APR_SUCCESS) {
+            c->dirfd = fd;
+            apr_atomic_set32(&c->ready, 1);
+        }
+        else {
+            *why = apr_psprintf(p, "the file store is not usable in this "
+                                "process: %s", *why);
+        }
+    }
+    else if (!apr_atomic_read32(&c->ready)) {
+        *why = apr_psprintf(p, "the file store is not usable in this "
+                            "process: %s", c->unusable);
+        rv = c->unusable_rv;
+    }
+    apr_thread_mutex_unlock(c->reopen_lock);
+    return rv;
 }
 
 /* Opens one level of leaf directory below parent, checked. APR_NOTFOUND
@@ -330,10 +389,11 @@ static apr_status_t open_leaf(sa_file_t *c, apr_pool_t *p, char c1, char c2,
     int mid;
     apr_status_t rv;
 
-    if (c->dirfd < 0) {
-        *why = apr_psprintf(p, "the file store is not usable in this "
-                            "process: %s", c->unusable);
-        return c->unusable_rv;
+    if (!apr_atomic_read32(&c->ready)) {
+        rv = reopen_store_dir(c, p, why);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
     }
     rv = open_level(c, p, c->dirfd, c1, c2, 1, create, &mid, why);
     if (rv != APR_SUCCESS) {
@@ -784,7 +844,8 @@ static void file_status(sa_store_inst_t *c, apr_pool_t *p, apr_table_t *out)
 {
     apr_table_setn(out, "directory", c->dir);
     apr_table_setn(out, "fsync", c->durable ? "on" : "off");
-    apr_table_setn(out, "ready in this child", c->dirfd >= 0 ? "yes"
+    apr_table_setn(out, "ready in this child",
+                   apr_atomic_read32(&c->ready) ? "yes"
                    : apr_pstrcat(p, "no: ", c->unusable ? c->unusable
                                  : "not initialised", (char *)NULL));
 }

@@ -238,6 +238,22 @@ static void test_store_dir(apr_pool_t *p, const char *base)
     rv = sa_store_load(st, p, new_id(p), apr_time_now(), &got, &why);
     ok(store_error(rv) && contains(why, dir) && contains(why, "0777"),
        "dir: then a load is a store error: %s", why ? why : "");
+    /* Fixed while the child runs (a transient outage): the child opens it
+     * again at its next use instead of failing until it exits. */
+    chmod(dir, 0700);
+    {
+        sa_record_t r = rec_of("a=1", apr_time_now() + HOUR);
+        const char *id = new_id(p);
+
+        why = NULL;
+        rv = sa_store_insert(st, p, id, &r, &why);
+        is_int(rv, APR_SUCCESS, "dir: fixed, the same child uses it again "
+               "without a new child_init (%s)", why ? why : "");
+        why = NULL;
+        rv = sa_store_load(st, p, id, apr_time_now(), &got, &why);
+        is_int(rv, APR_SUCCESS, "dir: and loads what it stored (%s)",
+               why ? why : "");
+    }
 
     if (geteuid() != 0) {
         skip(6, "giving a directory to another user needs root");

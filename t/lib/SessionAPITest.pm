@@ -21,7 +21,10 @@ our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  store_kind store_backend buffered settle store_key store_ids store_record store_count store_snapshot store_added
                  store_corrupt store_read_only store_unreadable store_files_owner);
 
-sub base_url { 'http://' . Apache::TestRequest::hostport() }
+# The first server's base URL; SessionAPIPeer sets $base_url to point the
+# helpers at a second server.
+our $base_url;
+sub base_url { $base_url // 'http://' . Apache::TestRequest::hostport() }
 
 # A browser of its own: own cookie jar, no redirects followed.
 sub browser {
@@ -264,6 +267,70 @@ sub restart_server {
         select undef, undef, undef, 0.1;
     }
     die "server not answering after restart";
+}
+
+# --- stores that become unavailable (t/outage.t) ---------------------------
+push @SessionAPITest::EXPORT, qw(store_spec store_outage_method
+    store_outage_begin store_outage_end server_pid);
+
+# The SessionAPIStore argument of the server's configuration, as the error
+# log names the store (${VAR} taken from the environment, as httpd does).
+sub store_spec {
+    for my $file (Apache::Test::vars('t_conf_file'),
+                  Apache::Test::vars('t_conf') . '/extra.conf') {
+        open my $fh, '<', $file or next;
+        while (<$fh>) {
+            next unless /^\s*SessionAPIStore\s+"?([^"\s]+)"?\s*$/;
+            (my $spec = $1) =~ s/\$\{(\w+)\}/$ENV{$1} \/\/ ''/ge;
+            return $spec;
+        }
+    }
+    return undef;
+}
+
+# How the store under test is made unavailable and brought back, or undef
+# when there is no way for this kind. The harness (tools/suite) gives the
+# kinds that run as servers of their own two shell commands,
+# SESSION_API_TEST_OUTAGE_STOP and SESSION_API_TEST_OUTAGE_START, which
+# stop that private server and start it again (same address, same data);
+# they win over the built-in ways. SQLite's table is renamed away (every
+# statement then fails), the file store's directory closed to the server's
+# user (store_unreadable).
+sub store_outage_method {
+    return 'commands' if $ENV{SESSION_API_TEST_OUTAGE_STOP}
+                         && $ENV{SESSION_API_TEST_OUTAGE_START};
+    return 'unreadable' if store_kind() =~ /^(?:sqlite|sqlite-buffer|file)$/;
+    return undef;
+}
+
+sub run_outage_command {
+    my $var = shift;
+    system('/bin/sh', '-c', $ENV{$var}) == 0
+        or die "$var ($ENV{$var}) failed: $?\n";
+}
+
+sub store_outage_begin {
+    my $method = store_outage_method() // die 'no outage method for '
+                                              . store_kind() . "\n";
+    return run_outage_command('SESSION_API_TEST_OUTAGE_STOP')
+        if $method eq 'commands';
+    store_unreadable(1);
+}
+
+sub store_outage_end {
+    my $method = store_outage_method() // die 'no outage method for '
+                                              . store_kind() . "\n";
+    return run_outage_command('SESSION_API_TEST_OUTAGE_START')
+        if $method eq 'commands';
+    store_unreadable(0);
+}
+
+# The pid of the test server's parent process.
+sub server_pid {
+    my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
+    open my $fh, '<', $pidfile or die "$pidfile: $!";
+    my $pid = <$fh> // '';
+    return $pid =~ /^(\d+)/ ? $1 : die "no pid in $pidfile\n";
 }
 
 1;
