@@ -77,6 +77,10 @@ const char *sa_store_mask(apr_pool_t *p, const char *spec)
             }
         }
         colon = at ? memchr(auth + 3, ':', (apr_size_t)(at - auth - 3)) : NULL;
+        if (at != NULL && colon == NULL) {
+            /* No user:password: what is there may be a password. */
+            colon = auth + 2;
+        }
         if (colon != NULL) {
             m = apr_pstrcat(p, apr_pstrmemdup(p, m, (apr_size_t)(colon + 1 - m)),
                             "***", at, (char *)NULL);

@@ -33,14 +33,23 @@
  * to its clock: later than this (year 5138) means "keep". */
 #define MAX_EXPIRY_MS APR_INT64_C(100000000000000)
 
-/* Inserts a record unless its key exists. KEYS[1] the key, ARGV[1] the
- * value, ARGV[2] its expiry in ms since the epoch. 1: inserted. */
+/* Inserts a record unless its key holds another, live one: a record
+ * whose own expiry has passed as of ARGV[3] (usec) is replaced even if
+ * Redis has not removed it yet (its TTL is rounded up to the next ms).
+ * KEYS[1] the key, ARGV[1] the value, ARGV[2] its expiry in ms since the
+ * epoch. 1: inserted. */
 static const char insert_lua[] =
-    "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then\n"
-    "  redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
-    "  return 1\n"
+    "local ok, cur = pcall(redis.call, 'GET', KEYS[1])\n"
+    "if not ok then return 0 end\n"
+    "if cur then\n"
+    "  local e = string.match(cur, '^%d+ (%-?%d+)\\n')\n"
+    "  if not e or #e > 18 or tonumber(e) > tonumber(ARGV[3]) then\n"
+    "    return 0\n"
+    "  end\n"
     "end\n"
-    "return 0\n";
+    "redis.call('SET', KEYS[1], ARGV[1])\n"
+    "redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
+    "return 1\n";
 
 /* Replaces a record if its version is ARGV[1] and it has not expired as of
  * ARGV[2] (usec): the record's own expiry decides, not only the TTL.
@@ -51,7 +60,9 @@ static const char update_lua[] =
     "local ok, cur = pcall(redis.call, 'GET', KEYS[1])\n"
     "if not ok or type(cur) ~= 'string' then return 0 end\n"
     "local v, e = string.match(cur, '^(%d+) (%-?%d+)\\n')\n"
-    "if v ~= ARGV[1] or tonumber(e) <= tonumber(ARGV[2]) then return 0 end\n"
+    "if v ~= ARGV[1] or #e > 18 or tonumber(e) <= tonumber(ARGV[2]) then\n"
+    "  return 0\n"
+    "end\n"
     "redis.call('SET', KEYS[1], ARGV[3])\n"
     "redis.call('PEXPIREAT', KEYS[1], ARGV[4])\n"
     "return 1\n";
@@ -184,14 +195,14 @@ static const char *parse_tcp(apr_pool_t *p, const char *arg,
         return "a Redis URL is redis://[:PASSWORD@]HOST[:PORT][/DB]";
     }
     rest = arg + 2;
-    if (strpbrk(rest, "?#") != NULL) {
-        return "a redis:// URL takes no query; give the database as /DB";
-    }
     /* The last @: a password may hold any character, even unescaped. */
     for (s = rest; *s; s++) {
         if (*s == '@') {
             at = s;
         }
+    }
+    if (strpbrk(at ? at + 1 : rest, "?#") != NULL) {
+        return "a redis:// URL takes no query; give the database as /DB";
     }
     if (at != NULL) {
         const char *ucolon = memchr(rest, ':', (apr_size_t)(at - rest));
@@ -705,7 +716,8 @@ static int parse_canonical(const char *s, apr_size_t len, apr_int64_t *out)
         neg = 1;
         i = 1;
     }
-    if (i == len || len - i > 19 || (s[i] == '0' && len - i > 1)
+    /* At most 18 digits: what the update script compares exactly. */
+    if (i == len || len - i > 18 || (s[i] == '0' && len - i > 1)
         || (neg && s[i] == '0')) {
         return 0;
     }
@@ -714,9 +726,6 @@ static int parse_canonical(const char *s, apr_size_t len, apr_int64_t *out)
             return 0;
         }
         n = n * 10 + (apr_uint64_t)(s[i] - '0');
-    }
-    if (n > (apr_uint64_t)APR_INT64_MAX) {
-        return 0;
     }
     *out = neg ? -(apr_int64_t)n : (apr_int64_t)n;
     return 1;
@@ -782,15 +791,17 @@ static apr_status_t redis_insert(sa_store_inst_t *c, apr_pool_t *p,
                                  const char *key, const sa_record_t *rec,
                                  const char **why)
 {
-    const char *args[2];
-    size_t lens[2];
+    const char *args[3];
+    size_t lens[3];
     long long n = 0;
     apr_status_t rv;
 
     args[0] = encode(p, rec, &lens[0]);
     args[1] = expiry_ms(p, rec->expiry);
     lens[1] = strlen(args[1]);
-    rv = run_script(c, p, &c->insert, redis_key(p, key), 2, args, lens, &n,
+    args[2] = apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_now());
+    lens[2] = strlen(args[2]);
+    rv = run_script(c, p, &c->insert, redis_key(p, key), 3, args, lens, &n,
                     why);
     if (rv == APR_SUCCESS && n != 1) {
         rv = APR_EEXIST;
