@@ -54,6 +54,7 @@ my $res = $ua->get(base_url() . '/fun1/');
 is($res->code, 500, 'an update refused by the store is a 500, not a 200');
 is(scalar @{ set_cookies($res) }, 0, 'no cookie on that 500');
 my $cause = store_kind() eq 'sqlite' ? qr/\S+: store is read-only/
+          : redis_kind()             ? qr/NOPERM/
                                       : qr/Permission denied/;
 like(error_log_since($log),
      qr/SA0205: store \w+:\S+: saving session key [a-z2-7]{32} failed: .*$cause/,
