@@ -732,8 +732,8 @@ static int parse_canonical(const char *s, apr_size_t len, apr_int64_t *out)
 }
 
 /* The record in v[0..len), APR_SUCCESS or SA_ECORRUPT with *why. */
-static apr_status_t decode(apr_pool_t *p, const char *v, apr_size_t len,
-                           sa_record_t *rec, const char **why)
+static apr_status_t decode(apr_pool_t *p, const char *key, const char *v,
+                           apr_size_t len, sa_record_t *rec, const char **why)
 {
     const char *nl = memchr(v, '\n', len < 64 ? len : 64);
     const char *sp = nl ? memchr(v, ' ', (apr_size_t)(nl - v)) : NULL;
@@ -742,8 +742,9 @@ static apr_status_t decode(apr_pool_t *p, const char *v, apr_size_t len,
         || !parse_canonical(v, (apr_size_t)(sp - v), &rec->version)
         || !parse_canonical(sp + 1, (apr_size_t)(nl - sp - 1), &rec->expiry)
         || rec->version < 1) {
-        *why = "the Redis value is not a session record (\"<version> "
-               "<expiry>\\n<data>\" with a version of 1 or more)";
+        *why = apr_psprintf(p, "%s: the Redis value is not a session "
+                            "record (\"<version> <expiry>\\n<data>\" with a "
+                            "version of 1 or more)", key);
         return SA_ECORRUPT;
     }
     rec->len = len - (apr_size_t)(nl + 1 - v);
@@ -767,13 +768,14 @@ static apr_status_t redis_load(sa_store_inst_t *c, apr_pool_t *p,
         rv = APR_NOTFOUND;
     }
     else if (r->type == REDIS_REPLY_STRING) {
-        rv = decode(p, r->str, r->len, rec, why);
+        rv = decode(p, argv[1], r->str, r->len, rec, why);
         if (rv == APR_SUCCESS && rec->expiry <= now) {
             rv = APR_NOTFOUND;
         }
     }
     else if (is_error(r) && r->str && strncmp(r->str, "WRONGTYPE", 9) == 0) {
-        *why = "the Redis key holds another type than a string";
+        *why = apr_psprintf(p, "%s: the Redis key holds another type than "
+                            "a string", argv[1]);
         rv = SA_ECORRUPT;
     }
     else {

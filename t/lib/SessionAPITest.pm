@@ -140,7 +140,7 @@ sub redis_cli {
     local $/;
     my $out = <$fh> // '';
     close $fh or die "redis-cli @_ failed ($?)\n";
-    chomp $out;
+    $out =~ s/\n\z//;       # redis-cli's own, after the value
     die "redis-cli @_: $out\n" if $out =~ /^(ERR|NOPERM|WRONGPASS)/;
     return $out;
 }
