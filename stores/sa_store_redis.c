@@ -970,11 +970,11 @@ static void redis_status(sa_store_inst_t *c, apr_pool_t *p, apr_table_t *out)
     apr_table_set(out, "redis: database", apr_itoa(p, c->db));
     apr_table_set(out, "redis: connections open in this process",
                   apr_itoa(p, (int)apr_atomic_read32(&c->open)));
-    apr_table_set(out, "redis: idle connections in this process",
-                  apr_itoa(p, c->nidle));
     apr_table_set(out, "redis: failed commands in this process",
                   apr_itoa(p, (int)apr_atomic_read32(&c->failures)));
     if (c->lock != NULL && apr_thread_mutex_lock(c->lock) == APR_SUCCESS) {
+        apr_table_set(out, "redis: idle connections in this process",
+                      apr_itoa(p, c->nidle));
         if (c->last_error[0]) {
             apr_table_set(out, "redis: last error in this process",
                           c->last_error);

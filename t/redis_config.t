@@ -15,7 +15,7 @@ use SessionAPITest;
 
 plan skip_all => 'Redis store kinds only (SESSION_API_TEST_STORE_KIND=redis)'
     unless redis_kind();
-plan tests => 15;
+plan tests => 18;
 
 my $httpd = Apache::Test::vars('httpd');
 my $top = Apache::Test::vars('top_dir');
@@ -73,8 +73,14 @@ sub configtest {
     return ($? >> 8, $out . log_of($dir));
 }
 
-# (Checked when the server starts, where the buffer is made: not by -t.)
-my ($code, $out) = start_fails("SessionAPIStore redis://:$pw\@127.0.0.1:$port/0\n"
+my ($code, $out) = configtest("SessionAPIStore redis://:$pw\@127.0.0.1:$port/0\n"
+                              . "SessionAPIStoreBuffer 4M");
+isnt($code, 0, 'the write-back buffer in front of Redis fails the config test');
+like($out, qr/SA0116: .*redis:\/\/:\*\*\*\@127\.0\.0\.1:$port\/0/,
+     'SA0116, naming the store with its password masked');
+unlike($out, qr/\Q$pw\E/, 'and never the password');
+# And start-up, where the buffer is made, checks it again.
+($code, $out) = start_fails("SessionAPIStore redis://:$pw\@127.0.0.1:$port/0\n"
                                . "SessionAPIStoreBuffer 4M");
 isnt($code, 0, 'the write-back buffer in front of Redis fails start-up');
 like($out, qr/SA0116: .*redis:\/\/:\*\*\*\@127\.0\.0\.1:$port\/0/,
