@@ -100,6 +100,7 @@ static int sa_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
     const char *err = sa_conf_check(ptemp, s);
+    server_rec *vs;
 
     (void)pconf;
     (void)plog;
@@ -107,6 +108,22 @@ static int sa_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                      "SA0114: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* The buffer in front of a shared store, already at the configuration
+     * test (start-up checks it again where it makes the buffer). A server
+     * without a store of its own gets the main server's or the default,
+     * which is not shared. */
+    for (vs = s; vs && sa_conf_buffer(s) > 0; vs = vs->next) {
+        const sa_store_t *store = sa_sconf(vs)->store ? sa_sconf(vs)->store
+                                                      : sa_sconf(s)->store;
+        if (store != NULL && (store->provider->flags & SA_STORE_SHARED)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, vs,
+                         "SA0116: SessionAPIStoreBuffer cannot sit in front "
+                         "of store %s: other servers share it; turn the "
+                         "buffer Off or use a store of this machine",
+                         store->name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
     return OK;
 }

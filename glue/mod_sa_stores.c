@@ -52,8 +52,12 @@ static const char *registry_hint(void *baton, apr_pool_t *p,
     for (i = 0; i < sizeof(outside_stores) / sizeof(outside_stores[0]); i++) {
         if (strcmp(outside_stores[i].scheme, scheme) == 0) {
             return apr_psprintf(p, "the %s store is provided by %s: load it "
-                                "(a2enmod session_api_redis) before this "
-                                "directive", scheme, outside_stores[i].module);
+                                "(a2enmod %s, or LoadModule %s_module "
+                                "modules/%s.so) before this directive",
+                                scheme, outside_stores[i].module,
+                                outside_stores[i].module + 4,
+                                outside_stores[i].module + 4,
+                                outside_stores[i].module);
         }
     }
     return NULL;

@@ -63,6 +63,43 @@ const char *sa_store_create(apr_pool_t *p, const char *spec,
     return sa_store_create_from(p, spec, &builtin_registry, store);
 }
 
+const char *sa_store_mask(apr_pool_t *p, const char *spec)
+{
+    char *m = apr_pstrdup(p, spec), *auth = strstr(m, "://"), *s;
+
+    if (auth != NULL) {
+        /* The last @: a password may hold / ? and @ (masking too much is
+         * harmless, too little is not). */
+        char *at = NULL, *colon;
+        for (s = auth + 3; *s; s++) {
+            if (*s == '@') {
+                at = s;
+            }
+        }
+        colon = at ? memchr(auth + 3, ':', (apr_size_t)(at - auth - 3)) : NULL;
+        if (at != NULL && colon == NULL) {
+            /* No user:password: what is there may be a password. */
+            colon = auth + 2;
+        }
+        if (colon != NULL) {
+            m = apr_pstrcat(p, apr_pstrmemdup(p, m, (apr_size_t)(colon + 1 - m)),
+                            "***", at, (char *)NULL);
+        }
+    }
+    /* password=VALUE in a query (&) or a connection string (spaces). */
+    for (s = strstr(m, "password="); s != NULL; s = strstr(s, "password=")) {
+        apr_size_t at = (apr_size_t)(s - m) + 9;
+        if (s == m || strchr("?& ;:", s[-1]) != NULL) {
+            apr_size_t n = strcspn(m + at, "& ;");
+            m = apr_pstrcat(p, apr_pstrmemdup(p, m, at), "***", m + at + n,
+                            (char *)NULL);
+            at += 3;
+        }
+        s = m + at;
+    }
+    return m;
+}
+
 const char *sa_store_create_from(apr_pool_t *p, const char *spec,
                                  const sa_store_registry_t *reg,
                                  sa_store_t **store)
@@ -72,11 +109,12 @@ const char *sa_store_create_from(apr_pool_t *p, const char *spec,
     const char *err;
     char *scheme, *c;
     sa_store_inst_t *ctx = NULL;
+    const char *shown = sa_store_mask(p, spec);
 
     if (colon == NULL || colon == spec) {
         return apr_psprintf(p, "'%s' is not of the form scheme:location "
                             "(for example sqlite:/var/lib/apache2/session_api/"
-                            "sessions.sqlite)", spec);
+                            "sessions.sqlite)", shown);
     }
     /* Schemes are case-insensitive, as in URLs; providers register them in
      * lower case. */
@@ -89,16 +127,16 @@ const char *sa_store_create_from(apr_pool_t *p, const char *spec,
         const char *hint = reg->hint ? reg->hint(reg->baton, p, scheme)
                                      : NULL;
         return apr_psprintf(p, "'%s': unknown store scheme '%s' (registered: "
-                            "%s)%s%s", spec, scheme, reg->names(reg->baton, p),
+                            "%s)%s%s", shown, scheme, reg->names(reg->baton, p),
                             hint ? "; " : "", hint ? hint : "");
     }
     err = pv->create(p, colon + 1, &ctx);
     if (err != NULL) {
-        return apr_psprintf(p, "'%s': %s", spec, err);
+        return apr_psprintf(p, "'%s': %s", shown, err);
     }
     *store = apr_pcalloc(p, sizeof(**store));
     (*store)->provider = pv;
-    (*store)->name = apr_pstrdup(p, spec);
+    (*store)->name = shown;
     (*store)->ctx = ctx;
     return NULL;
 }

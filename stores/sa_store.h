@@ -125,6 +125,10 @@ typedef struct sa_store_inst_t sa_store_inst_t;
  * cache): a write-back buffer, which assumes it is the only writer, is
  * refused in front of it. */
 #define SA_STORE_SHARED 0x1
+/* The store removes expired records itself (Redis's TTL): purge removes
+ * nothing, and an expired record may be gone at once, its id free again
+ * and no longer loadable even for a `now` before its expiry. */
+#define SA_STORE_EXPIRES 0x2
 
 typedef struct sa_store_provider_t {
     const char *scheme;         /* lower case, as registered */
@@ -182,7 +186,8 @@ struct sa_buffer_t;
 
 struct sa_store_t {
     const sa_store_provider_t *provider;
-    const char *name;           /* as configured, for log lines */
+    const char *name;           /* as configured, for log lines, with
+                                   any password masked (sa_store_mask) */
     sa_store_inst_t *ctx;
     sa_store_stats_t *stats;    /* NULL: not counted */
     struct sa_buffer_t *buffer; /* in front of it; NULL: none */
@@ -199,6 +204,11 @@ typedef struct sa_store_registry_t {
     const char *(*hint)(void *baton, apr_pool_t *p, const char *scheme);
     void *baton;
 } sa_store_registry_t;
+
+/* spec with the password of a URL's user part (scheme://user:PW@...) and
+ * the value of every password= parameter replaced by ***: what messages
+ * and status pages may show of a store spec. */
+const char *sa_store_mask(apr_pool_t *p, const char *spec);
 
 /* The stores built into this library: sqlite and file. */
 const sa_store_registry_t *sa_store_builtin_registry(void);

@@ -19,7 +19,8 @@ our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  cookie_id count_of server_user server_user_cmd error_log_since
                  error_log_size restart_server
                  store_kind store_backend buffered settle store_key store_ids store_record store_count store_snapshot store_added
-                 store_corrupt store_read_only store_unreadable store_files_owner);
+                 store_corrupt store_read_only store_unreadable store_files_owner
+                 redis_kind);
 
 # The first server's base URL; SessionAPIPeer sets $base_url to point the
 # helpers at a second server.
@@ -85,7 +86,11 @@ sub server_user { Apache::Test::vars('user') }
 # every store, and these helpers look inside whichever it is.
 sub store_kind { $ENV{SESSION_API_TEST_STORE_KIND} || 'sqlite' }
 # sqlite-buffer keeps its records in SQLite, written there by the flush.
-sub store_backend { store_kind() eq 'file' ? 'file' : 'sqlite' }
+sub store_backend {
+    my $k = store_kind();
+    return $k eq 'file' ? 'file' : $k =~ /^redis/ ? 'redis' : 'sqlite';
+}
+sub redis_kind { store_backend() eq 'redis' }
 sub buffered { store_kind() eq 'sqlite-buffer' }
 
 # With the write-back buffer, what the server wrote reaches the store at
@@ -120,6 +125,30 @@ sub as_server_user {
 
 sub sql { as_server_user('sqlite3', '-cmd', '.timeout 5000', db_path(), @_) }
 
+# The private Redis of the redis kinds (tools/redis-private, DIR/env):
+# redis-cli as its user "admin", on the database the store uses; the
+# password goes through the environment, never a command line. Returns
+# the output, dies if redis-cli fails.
+sub redis_db {
+    my $spec = $ENV{SESSION_API_TEST_STORE} // '';
+    return $1 if $spec =~ m{^redis://[^?]*/(\d+)$} || $spec =~ /[?&]db=(\d+)/;
+    return 0;
+}
+sub redis_cli {
+    local $ENV{REDISCLI_AUTH} = $ENV{SESSION_API_TEST_REDIS_PASSWORD};
+    my @cmd = ('redis-cli', '-h', '127.0.0.1',
+               '-p', $ENV{SESSION_API_TEST_REDIS_PORT}, '--user', 'admin',
+               '--no-auth-warning', '-n', redis_db(), @_);
+    open my $fh, '-|', @cmd or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh or die "redis-cli @_ failed ($?)\n";
+    $out =~ s/\n\z//;       # redis-cli's own, after the value
+    die "redis-cli @_: $out\n" if $out =~ /^(ERR|NOPERM|WRONGPASS)/;
+    return $out;
+}
+sub redis_key { 'session_api:' . store_key(shift) }
+
 # The key a store keeps instead of session id $id (core/sa_id.h): SHA-256,
 # the first 160 bits, in the ids' base32. Written here from the definition,
 # so the tests check the module against it.
@@ -138,6 +167,10 @@ sub record_path {
 # Every record's key (its file name), expired or not.
 sub store_ids {
     settle();
+    if (store_backend() eq 'redis') {
+        return map { s/^session_api://r } grep { length }
+               split /\n/, redis_cli('--scan', '--pattern', 'session_api:*');
+    }
     if (store_backend() eq 'sqlite') {
         return split /\n/, sql('SELECT id FROM session_api');
     }
@@ -166,6 +199,13 @@ sub store_record {
     my $id = shift;
     my $key = store_key($id);
     settle();
+    if (store_backend() eq 'redis') {
+        my $v = redis_cli('GET', redis_key($id));
+        return undef unless length $v;
+        my ($version, $expiry, $data) = $v =~ /^(\d+) (\d+)\n(.*)\z/s
+            or return { data => undef };
+        return { data => $data, version => $version, expiry => $expiry / 1e6 };
+    }
     if (store_backend() eq 'sqlite') {
         my $row = sql("SELECT data || '|' || version || '|' || expiry "
                       . "FROM session_api WHERE id = '$key'");
@@ -184,7 +224,11 @@ sub store_record {
 # Damages a record the way a crash or a disk error would.
 sub store_corrupt {
     my $id = shift;
-    if (store_backend() eq 'sqlite') {
+    if (store_backend() eq 'redis') {
+        # What other software sharing the server could write there.
+        redis_cli('SET', redis_key($id), '%%%not-a-session', 'KEEPTTL');
+    }
+    elsif (store_backend() eq 'sqlite') {
         my $key = store_key($id);
         sql("UPDATE session_api SET data = '%%%not-a-session' WHERE id = '$key'");
     }
@@ -196,7 +240,12 @@ sub store_corrupt {
 # Makes the store refuse every write from now on (1), or accept them (0).
 sub store_read_only {
     my $on = shift;
-    if (store_backend() eq 'sqlite') {
+    if (store_backend() eq 'redis') {
+        # The store's user loses the commands that write.
+        redis_cli('ACL', 'SETUSER', 'default',
+                  map { ($on ? '-' : '+') . $_ } qw(eval evalsha set del));
+    }
+    elsif (store_backend() eq 'sqlite') {
         sql(join ' ', map {
             $on ? "CREATE TRIGGER read_only_$_ BEFORE $_ ON session_api "
                   . "BEGIN SELECT RAISE(ABORT, 'store is read-only'); END;"
@@ -214,7 +263,10 @@ sub store_read_only {
 # server's user.
 sub store_unreadable {
     my $on = shift;
-    if (store_backend() eq 'sqlite') {
+    if (store_backend() eq 'redis') {
+        redis_cli('ACL', 'SETUSER', 'default', ($on ? '-' : '+') . 'get');
+    }
+    elsif (store_backend() eq 'sqlite') {
         sql($on ? 'ALTER TABLE session_api RENAME TO session_api_away'
                 : 'ALTER TABLE session_api_away RENAME TO session_api');
     }
