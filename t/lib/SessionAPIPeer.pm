@@ -48,6 +48,14 @@ sub first_ports {
     return @ports;
 }
 
+# A path as httpd reads it: ${VAR} is the variable's value (t/TEST.PL
+# names the store's extra modules that way).
+sub env_expanded {
+    my $path = shift;
+    $path =~ s/\$\{(\w+)\}/$ENV{$1} \/\/ die "\${$1} is not set\n"/ge;
+    return $path;
+}
+
 # The configuration file and the files it includes (Include with a path
 # or a glob), in order.
 sub conf_files {
@@ -56,7 +64,7 @@ sub conf_files {
     open my $fh, '<', $file or die "$file: $!";
     while (<$fh>) {
         next unless /^\s*Include(?:Optional)?\s+"?([^"\s]+)"?/i;
-        push @files, conf_files($_) for sort glob $1;
+        push @files, conf_files($_) for sort glob env_expanded($1);
     }
     return @files;
 }
@@ -97,7 +105,7 @@ sub rewrite_conf {
             $line = "ServerName $1:$port\n";
         }
         elsif ($line =~ /^(\s*Include(?:Optional)?)\s+"?([^"\s]+)"?/i) {
-            my ($directive, $pattern) = ($1, $2);
+            my ($directive, $pattern) = ($1, env_expanded($2));
             $line = '';
             for my $file (sort glob $pattern) {
                 my $copy = "$dir/conf/included-" . ++$included
