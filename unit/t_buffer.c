@@ -24,7 +24,9 @@
 
 #define HOUR apr_time_from_sec(3600)
 
-static sa_store_env_t env = { 0, 0, 0, "test", 4, 0, NULL };
+static sa_store_env_t env = {
+    .change_owner = 0, .user_name = "test", .max_threads = 4,
+};
 
 static sa_store_t *open_inner(apr_pool_t *p, const char *spec)
 {
