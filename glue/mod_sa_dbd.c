@@ -140,7 +140,7 @@ static apr_status_t dbd_child_init(sa_store_inst_t *d, apr_pool_t *p,
     src.release = dbd_release;
     src.baton = d;
     err = sa_sql_make(p, sa_conf_dbd_table(host), sa_conf_dbd_table_own(host),
-                      &src, &d->sql);
+                      env->timeout, &src, &d->sql);
     if (err != NULL) {
         *why = err;
         return APR_EINVAL;

@@ -25,8 +25,18 @@ typedef struct dialect_t {
     /* An error after which the statement had no effect and is simply run
      * again (MySQL's deadlock victim is rolled back whole). */
     int retry_error;
-    /* Run on each connection before its first statement; may be NULL. */
+    /* Run on each connection before its first statement: bounds every
+     * wait for a lock or a statement by the store's timeout ("@MS" in
+     * milliseconds, "@S" in whole seconds, at least 1). init_rows: it
+     * answers with a row (run as a select). */
     const char *conn_init;
+    int init_rows;
+    /* The "random" argument of a select. PostgreSQL's driver runs a
+     * sequential select asynchronously: an error then looks like the end
+     * of the rows, and an empty result sleeps 100 ms before it does. A
+     * random one is synchronous. MySQL's returns no row to a random
+     * select read in order. */
+    int random;
 } dialect_t;
 
 static const char *const pgsql_create[] = {
@@ -77,7 +87,7 @@ static const dialect_t dialects[] = {
         "DELETE FROM @T WHERE id = %s",
         "DELETE FROM @T WHERE id IN (SELECT id FROM @T WHERE expiry <= %lld "
             "LIMIT %lld) AND expiry <= %lld",
-      }, 0, 0, NULL },
+      }, 0, 0, "SET statement_timeout = @MS", 0, 1 },
     { "mysql", mysql_create, {
         "SELECT data, version, expiry, OCTET_LENGTH(data) FROM @T "
             "WHERE id = %s AND expiry > %lld",
@@ -87,7 +97,11 @@ static const dialect_t dialects[] = {
             "WHERE id = %s AND version = %lld AND expiry > %lld",
         "DELETE FROM @T WHERE id = %s",
         "DELETE FROM @T WHERE expiry <= %lld ORDER BY expiry LIMIT %lld",
-      }, 1062 /* ER_DUP_ENTRY */, 1213 /* ER_LOCK_DEADLOCK */, NULL },
+      }, 1062 /* ER_DUP_ENTRY */, 1213 /* ER_LOCK_DEADLOCK */,
+      /* Row locks (InnoDB) and table locks (LOCK TABLES, DDL): MySQL has
+       * no statement bound common to MySQL and MariaDB. */
+      "SET SESSION innodb_lock_wait_timeout = @S, lock_wait_timeout = @S",
+      0, 0 },
     { "sqlite3", sqlite3_create, {
         "SELECT data, version, expiry, length(CAST(data AS BLOB)) FROM @T "
             "WHERE id = %s AND expiry > %lld",
@@ -101,7 +115,7 @@ static const dialect_t dialects[] = {
       }, 0, 0,
       /* apr_dbd's SQLite driver retries a busy statement itself, but only
        * 15 times; SQLite's own handler waits in between. */
-      "PRAGMA busy_timeout = 2000" },
+      "PRAGMA busy_timeout = @MS", 1, 0 },
 };
 
 /* How many times a statement is run again after retry_error. */
@@ -113,6 +127,7 @@ struct sa_sql_t {
     sa_sql_source_t src;
     const char *cache_key;      /* of the statements in a connection's pool */
     volatile int ready;         /* the table was created or checked */
+    apr_interval_time_t timeout;/* of a statement or a lock wait */
     const char *driver;         /* seen on the last connection, for status */
 };
 
@@ -165,18 +180,26 @@ const char *sa_sql_drivers(void)
     return "pgsql, mysql, sqlite3";
 }
 
+/* tmpl with every mark replaced by value. */
+static const char *subst(apr_pool_t *p, const char *tmpl, const char *mark,
+                         const char *value)
+{
+    const char *out = "", *at;
+    apr_size_t n = strlen(mark);
+
+    while ((at = strstr(tmpl, mark)) != NULL) {
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, tmpl,
+                          (apr_size_t)(at - tmpl)), value, (char *)NULL);
+        tmpl = at + n;
+    }
+    return apr_pstrcat(p, out, tmpl, (char *)NULL);
+}
+
 /* tmpl with every "@T" replaced by table. */
 static const char *with_table(apr_pool_t *p, const char *tmpl,
                               const char *table)
 {
-    const char *out = "", *at;
-
-    while ((at = strstr(tmpl, "@T")) != NULL) {
-        out = apr_pstrcat(p, out, apr_pstrmemdup(p, tmpl,
-                          (apr_size_t)(at - tmpl)), table, (char *)NULL);
-        tmpl = at + 2;
-    }
-    return apr_pstrcat(p, out, tmpl, (char *)NULL);
+    return subst(p, tmpl, "@T", table);
 }
 
 const apr_array_header_t *sa_sql_schema(apr_pool_t *p, const char *driver,
@@ -197,6 +220,7 @@ const apr_array_header_t *sa_sql_schema(apr_pool_t *p, const char *driver,
 }
 
 const char *sa_sql_make(apr_pool_t *p, const char *table, int own_table,
+                        apr_interval_time_t timeout,
                         const sa_sql_source_t *src, sa_sql_t **out)
 {
     sa_sql_t *q;
@@ -210,6 +234,7 @@ const char *sa_sql_make(apr_pool_t *p, const char *table, int own_table,
     q = apr_pcalloc(p, sizeof(*q));
     q->table = apr_pstrdup(p, table);
     q->own_table = own_table;
+    q->timeout = timeout > 0 ? timeout : SA_SQL_DEFAULT_TIMEOUT;
     q->src = *src;
     q->cache_key = apr_pstrcat(p, "sa_store_sql:", table, (char *)NULL);
     *out = q;
@@ -247,22 +272,35 @@ static const dialect_t *conn_dialect(sa_sql_t *q, apr_pool_t *p,
 }
 
 /* The dialect's settings of a connection. */
-static apr_status_t conn_init(apr_pool_t *p, const sa_sql_conn_t *c,
-                              const dialect_t *d, const char **why)
+static apr_status_t conn_init(const sa_sql_t *q, apr_pool_t *p,
+                              const sa_sql_conn_t *c, const dialect_t *d,
+                              const char **why)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int err;
+    apr_int64_t ms = apr_time_as_msec(q->timeout);
+    apr_int64_t sec = (ms + 999) / 1000;
+    const char *sql;
+    int err, nrows = 0;
 
     if (d->conn_init == NULL) {
         return APR_SUCCESS;
     }
-    /* A select: SQLite's PRAGMA answers with a row. */
-    err = apr_dbd_select(c->driver, p, c->handle, &res, d->conn_init, 0);
-    while (err == 0 && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
+    sql = subst(p, d->conn_init, "@MS",
+                apr_psprintf(p, "%" APR_INT64_T_FMT, ms > 0 ? ms : 1));
+    sql = subst(p, sql, "@S",
+                apr_psprintf(p, "%" APR_INT64_T_FMT, sec > 0 ? sec : 1));
+    if (d->init_rows) {
+        apr_dbd_results_t *res = NULL;
+        apr_dbd_row_t *row = NULL;
+        err = apr_dbd_select(c->driver, p, c->handle, &res, sql, d->random);
+        while (err == 0
+               && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
+        }
+    }
+    else {
+        err = apr_dbd_query(c->driver, c->handle, &nrows, sql);
     }
     if (err != 0) {
-        *why = apr_psprintf(p, "%s: %s", d->conn_init, db_error(p, c, err));
+        *why = apr_psprintf(p, "%s: %s", sql, db_error(p, c, err));
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
@@ -293,7 +331,7 @@ static apr_status_t stmts_of(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
     s = apr_pcalloc(sp, sizeof(*s));
     s->pool = sp;
     s->d = d;
-    if ((rv = conn_init(p, c, d, why)) != APR_SUCCESS) {
+    if ((rv = conn_init(q, p, c, d, why)) != APR_SUCCESS) {
         apr_pool_destroy(sp);
         return rv;
     }
@@ -364,7 +402,7 @@ static apr_status_t ready_on(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
     if (d == NULL) {
         return APR_ENOTIMPL;
     }
-    if (conn_init(p, c, d, why) != APR_SUCCESS) {
+    if (conn_init(q, p, c, d, why) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     for (i = 0; q->own_table && d->create[i] && create_err == NULL; i++) {
@@ -380,7 +418,7 @@ static apr_status_t ready_on(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
      * table is ready if its columns can be read. */
     err = apr_dbd_select(c->driver, p, c->handle, &res,
                          with_table(p, "SELECT id, data, expiry, version FROM "
-                                    "@T WHERE 1 = 0", q->table), 0);
+                                    "@T WHERE 1 = 0", q->table), d->random);
     if (err == 0) {
         while (apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
         }
@@ -530,8 +568,8 @@ apr_status_t sa_sql_load(sa_sql_t *q, apr_pool_t *p, const char *key,
     }
     args[0] = key;
     args[1] = &now64;
-    err = apr_dbd_pbselect(c.driver, p, c.handle, &res, s->st[ST_LOAD], 0,
-                           args);
+    err = apr_dbd_pbselect(c.driver, p, c.handle, &res, s->st[ST_LOAD],
+                           s->d->random, args);
     if (err != 0) {
         return failed(q, p, &c, "load", err, why);
     }
@@ -702,6 +740,7 @@ struct sa_store_inst_t {
     const char *table;
     const char *params;         /* may hold a password: never shown */
     const apr_dbd_driver_t *driver;
+    apr_interval_time_t timeout;
     sa_sql_t *sql;
     /* From child_init on: idle connections, under mutex. */
     apr_pool_t *pool;
@@ -861,7 +900,7 @@ static apr_status_t direct_start(sa_store_inst_t *d, apr_pool_t *p,
     src.acquire = direct_acquire;
     src.release = direct_release;
     src.baton = d;
-    err = sa_sql_make(d->pool, d->table, 1, &src, &d->sql);
+    err = sa_sql_make(d->pool, d->table, 1, d->timeout, &src, &d->sql);
     if (err != NULL) {
         *why = err;
         return APR_EINVAL;
@@ -878,7 +917,7 @@ static apr_status_t direct_setup(sa_store_inst_t *d, apr_pool_t *p,
     apr_pool_t *sp;
     apr_status_t rv;
 
-    (void)env;
+    copy.timeout = env->timeout;
     if ((rv = apr_pool_create(&sp, p)) != APR_SUCCESS) {
         *why = "cannot create a pool";
         return rv;
@@ -897,7 +936,7 @@ static apr_status_t direct_child_init(sa_store_inst_t *d, apr_pool_t *p,
                                       const sa_store_env_t *env,
                                       const char **why)
 {
-    (void)env;
+    d->timeout = env->timeout;
     return direct_start(d, p, why);
 }
 

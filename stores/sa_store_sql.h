@@ -49,9 +49,14 @@ typedef struct sa_sql_t sa_sql_t;
  * "schema.table". */
 int sa_sql_identifier_ok(const char *name);
 
+/* Every statement's and lock wait's bound when none is given. */
+#define SA_SQL_DEFAULT_TIMEOUT apr_time_from_sec(5)
+
 /* A store on table, through src; own_table: create it when missing (else
- * it must exist). NULL or a message. */
+ * it must exist); timeout bounds each statement's waits on the server
+ * (0: the default). NULL or a message. */
 const char *sa_sql_make(apr_pool_t *p, const char *table, int own_table,
+                        apr_interval_time_t timeout,
                         const sa_sql_source_t *src, sa_sql_t **out);
 /* Creates (own_table) or checks the table now, on a connection of the
  * source. Done once per process, again after a failure. */

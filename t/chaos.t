@@ -46,7 +46,9 @@ my $FAST_FLUSH = '100ms';   # mod_watchdog's shortest interval
 # nothing of the children it sees killed by SIGKILL).
 my $CRASH = qr/exit signal|Assertion|assertion|reslist|dumped core/;
 
-my @buffers = (store_kind() eq 'sqlite-buffer' ? () : ('Off'), '4M');
+# No buffer in front of a store other servers share (SA0116).
+my @buffers = store_is_server() ? ('Off')
+            : (store_kind() eq 'sqlite-buffer' ? () : ('Off'), '4M');
 # Two phases per buffer setting, 8 checks each, one more with a buffer.
 plan tests => 2 * 8 * @buffers + 2 * (grep { $_ ne "Off" } @buffers) + 5;
 
@@ -223,6 +225,35 @@ sub new_cookie {
 # the flock of the record written last in the file store. Returns a
 # function that lets go.
 sub hold_store_lock {
+    if (store_is_server()) {
+        # The table locked by a client of the database in a transaction.
+        my (@cmd, $lock, $unlock);
+        if (store_backend() eq 'pgsql') {
+            @cmd = ('psql', '-X', '-q', '-A', '-t', '-d',
+                    $ENV{SESSION_API_TEST_PGSQL});
+            $lock = "BEGIN; LOCK TABLE session_api IN EXCLUSIVE MODE;\n";
+            $unlock = "COMMIT;\n";
+        }
+        else {
+            my %p = $ENV{SESSION_API_TEST_MYSQL} =~ /(\w+)=(\S*)/g;
+            @cmd = ('mariadb', '--no-defaults', '-n', '-N', '-B',
+                    '-S', $p{sock}, '-u', $p{user}, '-D', $p{dbname});
+            $ENV{MYSQL_PWD} = $p{pass};
+            $lock = "LOCK TABLES session_api WRITE;\n";
+            $unlock = "UNLOCK TABLES;\n";
+        }
+        my $pid = IPC::Open2::open2(my $from, my $to, @cmd);
+        delete $ENV{MYSQL_PWD};
+        print $to $lock, "SELECT 'locked';\n";
+        $to->flush;
+        my $line = <$from> // '';
+        die "$cmd[0] did not lock the table: $line" unless $line =~ /^locked/;
+        return sub {
+            print $to $unlock;
+            close $to;
+            waitpid $pid, 0;
+        };
+    }
     if (store_backend() eq 'sqlite') {
         my $db = SessionAPITest::db_path();
         my @cmd = server_user_cmd('sqlite3', '-cmd', '.timeout 5000', $db);

@@ -278,6 +278,69 @@ static int sql_setup_done(apr_pool_t *p, const char *spec, const char **why)
     return n != NULL;
 }
 
+/* Runs one statement on a connection of its own; 0 or the driver's
+ * error. */
+/* fmt names the table twice (%s). */
+static int sql_run(apr_pool_t *p, const char *spec, const char *fmt)
+{
+    const apr_dbd_driver_t *drv;
+    apr_dbd_t *h;
+    const char *table, *why = NULL;
+    int nrows = 0, err;
+
+    if (sql_open_raw(p, spec, &drv, &h, &table, &why) != APR_SUCCESS) {
+        diag("cannot connect: %s", why ? why : "");
+        return -1;
+    }
+    err = apr_dbd_query(drv, h, &nrows, apr_psprintf(p, fmt, table, table));
+    if (err != 0) {
+        diag("%s", apr_dbd_error(drv, h, err));
+    }
+    apr_dbd_close(drv, h);
+    return err;
+}
+
+/* What only a database can do: its table goes away under the store (the
+ * database restored, renamed, down) and comes back. A failed statement
+ * must be a store error, never "no such session", and the store must work
+ * again afterwards on the connections it had (their statements prepared
+ * anew). */
+static void check_sql_table_away(sa_store_t *st, apr_pool_t *p,
+                                 const char *spec, const char *label)
+{
+    apr_time_t now = apr_time_now();
+    const char *id = new_id(p), *why = NULL;
+    sa_record_t r = rec_of("a=1", now + HOUR), got;
+    apr_status_t rv;
+    int i, errors = 0;
+
+    sa_store_insert(st, p, id, &r, &why);
+    is_int(sql_run(p, spec, "ALTER TABLE %s RENAME TO %s_away"), 0,
+           "%s: the table renamed away", label);
+    /* Several times: every idle connection meets it. */
+    for (i = 0; i < 3; i++) {
+        why = NULL;
+        rv = sa_store_load(st, p, id, now, &got, &why);
+        errors += rv != APR_SUCCESS && rv != APR_NOTFOUND && why != NULL;
+    }
+    is_int(errors, 3, "%s: a load from a missing table is a store error "
+           "(%s)", label, why ? why : "no reason");
+    rv = sa_store_update(st, p, id, 1, &r, &why);
+    ok(rv != APR_SUCCESS && rv != SA_ECONFLICT,
+       "%s: so is an update (%s)", label, why ? why : "no reason");
+    is_int(sql_run(p, spec, "ALTER TABLE %s_away RENAME TO %s"), 0,
+           "%s: the table back", label);
+    for (i = 0; i < 3; i++) {
+        rv = sa_store_load(st, p, id, now, &got, &why);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    is_int(rv, APR_SUCCESS, "%s: the store loads again on every connection",
+           label);
+    sa_store_remove(st, p, id, &why);
+}
+
 /* Drops the test's table at the end. */
 static void sql_drop(apr_pool_t *p, const char *spec)
 {
@@ -979,6 +1042,9 @@ static void store_contract(const char *spec)
     check_data(st, p, label);
     check_corrupt(st, p, spec, label, be);
     check_no_lost_update(st, p, spec, label);
+    if (strncmp(label, "sql ", 4) == 0 && strchr(spec, '/') != NULL) {
+        check_sql_table_away(st, p, spec, label);
+    }
     if (strcmp(label, "file") == 0) {
         check_file_safety(st, p, spec);
     }
