@@ -386,7 +386,7 @@ for my $buffer (@buffers) {
 # 2. Graceful restarts, stops and graceful stops under load, with the
 # purge and the flushes busy, and held inside the store as children go.
 {
-    configure_server('4M', $FAST_FLUSH);
+    configure_server($buffers[-1], $FAST_FLUSH);
     my ($ua, $cookie) = new_cookie();
     my $log_at = error_log_size();
     my $t0 = time;
