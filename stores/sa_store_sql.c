@@ -99,8 +99,13 @@ static const dialect_t dialects[] = {
         "DELETE FROM @T WHERE expiry <= %lld ORDER BY expiry LIMIT %lld",
       }, 1062 /* ER_DUP_ENTRY */, 1213 /* ER_LOCK_DEADLOCK */,
       /* Row locks (InnoDB) and table locks (LOCK TABLES, DDL): MySQL has
-       * no statement bound common to MySQL and MariaDB. */
-      "SET SESSION innodb_lock_wait_timeout = @S, lock_wait_timeout = @S",
+       * no statement bound common to MySQL and MariaDB. READ COMMITTED:
+       * no gap locks, with which concurrent updates of one row (its
+       * expiry in the secondary index) deadlock each other under the
+       * default REPEATABLE READ; an UPDATE still reads the latest
+       * committed row, so compare-and-set holds. */
+      "SET SESSION innodb_lock_wait_timeout = @S, lock_wait_timeout = @S;"
+      "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
       0, 0 },
     { "sqlite3", sqlite3_create, {
         "SELECT data, version, expiry, length(CAST(data AS BLOB)) FROM @T "
@@ -118,8 +123,11 @@ static const dialect_t dialects[] = {
       "PRAGMA busy_timeout = @MS", 1, 0 },
 };
 
-/* How many times a statement is run again after retry_error. */
-#define SA_SQL_RETRIES 3
+/* How many times a statement is run again after retry_error, after a
+ * pause that grows (milliseconds times the attempt) so that the writers
+ * that collided do not collide again at once. */
+#define SA_SQL_RETRIES 8
+#define SA_SQL_RETRY_PAUSE apr_time_from_msec(2)
 
 struct sa_sql_t {
     const char *table;
@@ -279,6 +287,7 @@ static apr_status_t conn_init(const sa_sql_t *q, apr_pool_t *p,
     apr_int64_t ms = apr_time_as_msec(q->timeout);
     apr_int64_t sec = (ms + 999) / 1000;
     const char *sql;
+    char *one, *state = NULL;
     int err, nrows = 0;
 
     if (d->conn_init == NULL) {
@@ -288,20 +297,25 @@ static apr_status_t conn_init(const sa_sql_t *q, apr_pool_t *p,
                 apr_psprintf(p, "%" APR_INT64_T_FMT, ms > 0 ? ms : 1));
     sql = subst(p, sql, "@S",
                 apr_psprintf(p, "%" APR_INT64_T_FMT, sec > 0 ? sec : 1));
-    if (d->init_rows) {
-        apr_dbd_results_t *res = NULL;
-        apr_dbd_row_t *row = NULL;
-        err = apr_dbd_select(c->driver, p, c->handle, &res, sql, d->random);
-        while (err == 0
-               && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
+    /* One statement at a time: no driver is asked to run several. */
+    for (one = apr_strtok(apr_pstrdup(p, sql), ";", &state); one;
+         one = apr_strtok(NULL, ";", &state)) {
+        if (d->init_rows) {
+            apr_dbd_results_t *res = NULL;
+            apr_dbd_row_t *row = NULL;
+            err = apr_dbd_select(c->driver, p, c->handle, &res, one,
+                                 d->random);
+            while (err == 0
+                   && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
+            }
         }
-    }
-    else {
-        err = apr_dbd_query(c->driver, c->handle, &nrows, sql);
-    }
-    if (err != 0) {
-        *why = apr_psprintf(p, "%s: %s", sql, db_error(p, c, err));
-        return APR_EGENERAL;
+        else {
+            err = apr_dbd_query(c->driver, c->handle, &nrows, one);
+        }
+        if (err != 0) {
+            *why = apr_psprintf(p, "%s: %s", one, db_error(p, c, err));
+            return APR_EGENERAL;
+        }
     }
     return APR_SUCCESS;
 }
@@ -385,6 +399,7 @@ static int exec_stmt(sa_sql_conn_t *c, apr_pool_t *p, const sql_stmts_t *s,
         if (err == 0 || s->d->retry_error == 0 || err != s->d->retry_error) {
             break;
         }
+        apr_sleep(SA_SQL_RETRY_PAUSE * (attempt + 1));
     }
     return err;
 }
