@@ -404,14 +404,28 @@ static int exec_stmt(sa_sql_conn_t *c, apr_pool_t *p, const sql_stmts_t *s,
     return err;
 }
 
+/* Reads the table's columns (no row): 0 or the driver's error. */
+static int probe(sa_sql_t *q, apr_pool_t *p, const sa_sql_conn_t *c,
+                 const dialect_t *d)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int err = apr_dbd_select(c->driver, p, c->handle, &res,
+                             with_table(p, "SELECT id, data, expiry, version "
+                                        "FROM @T WHERE 1 = 0", q->table),
+                             d->random);
+
+    while (err == 0 && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
+    }
+    return err;
+}
+
 /* Creates or checks the table on c. */
 static apr_status_t ready_on(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
                              const char **why)
 {
     const dialect_t *d = conn_dialect(q, p, c, why);
     const char *create_err = NULL;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     int i, err;
 
     if (d == NULL) {
@@ -419,6 +433,13 @@ static apr_status_t ready_on(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
     }
     if (conn_init(q, p, c, d, why) != APR_SUCCESS) {
         return APR_EGENERAL;
+    }
+    /* No DDL when the table is there: MySQL's CREATE TABLE IF NOT EXISTS
+     * waits for an exclusive lock on the name, and every statement on the
+     * table queues behind it (a new child under load stalled them all). */
+    if (probe(q, p, c, d) == 0) {
+        q->ready = 1;
+        return APR_SUCCESS;
     }
     for (i = 0; q->own_table && d->create[i] && create_err == NULL; i++) {
         int nrows = 0;
@@ -431,12 +452,7 @@ static apr_status_t ready_on(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
     /* Whatever CREATE said (PostgreSQL's IF NOT EXISTS can still fail
      * when another process creates the table at the same moment), the
      * table is ready if its columns can be read. */
-    err = apr_dbd_select(c->driver, p, c->handle, &res,
-                         with_table(p, "SELECT id, data, expiry, version FROM "
-                                    "@T WHERE 1 = 0", q->table), d->random);
-    if (err == 0) {
-        while (apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
-        }
+    if ((err = probe(q, p, c, d)) == 0) {
         q->ready = 1;
         return APR_SUCCESS;
     }
