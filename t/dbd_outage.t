@@ -15,7 +15,7 @@ plan skip_all => 'a store in a database server only' unless store_is_server();
 my $dir = $ENV{SESSION_API_TEST_SQL_DIR};
 plan skip_all => 'SESSION_API_TEST_SQL_DIR (tools/sql-servers) is not set'
     unless $dir && -d $dir;
-plan tests => 9;
+plan tests => 11;
 
 my $servers = Apache::Test::vars('t_dir') . '/../tools/sql-servers';
 sub databases {
@@ -49,27 +49,47 @@ is($ua->get(base_url() . '/fun1/')->code, 500, 'requests still answer 500');
 
 databases('start');
 $down = 0;
-# Each connection mod_dbd kept may fail its first statement once (the
-# server went away under it); then every request succeeds.
-my @counts;
-my ($streak, $failed) = (0, 0);
-my $until = time + 20;
-while ($streak < 5 && time < $until) {
-    my $r = $ua->get(base_url() . '/fun1/');
-    if ($r->code == 200) {
-        push @counts, count_of($r);
-        $streak++;
+# Until every request succeeds again: the counts seen, and how many
+# requests answered something else.
+sub until_recovered {
+    my ($ua, $what) = @_;
+    my @counts;
+    my ($streak, $failed) = (0, 0);
+    my $until = time + 20;
+    while ($streak < 5 && time < $until) {
+        my $r = $ua->get(base_url() . '/fun1/');
+        if ($r->code == 200) {
+            push @counts, count_of($r);
+            $streak++;
+        }
+        else {
+            $failed++;
+            $streak = 0;
+            sleep 0.2;
+        }
     }
-    else {
-        $failed++;
-        $streak = 0;
-        sleep 0.2;
-    }
+    diag("$what: answers other than 200 meanwhile: $failed");
+    is($streak, 5, "$what: requests answer 200 again");
+    return @counts;
 }
-diag("answers other than 200 after the database came back: $failed");
-is($streak, 5, 'the database back: requests answer 200 again');
+
+databases('start');
+$down = 0;
+my @counts = until_recovered($ua, 'the database back');
 is_deeply(\@counts, [2 .. 1 + @counts], 'the count goes on from the last '
           . 'stored value: no increment answered 500 was counted')
     or diag("counts: @counts");
 is(count_of(browser()->get(base_url() . '/fun1/')), 1,
    'a new browser starts at 1');
+
+# The database restarts under a running httpd: the connections mod_dbd
+# keeps died with it; each may fail once (a 500), then is reconnected.
+my $last = $counts[-1];
+databases('stop');
+$down = 1;
+databases('start');
+$down = 0;
+@counts = until_recovered($ua, 'the database restarted');
+is_deeply(\@counts, [$last + 1 .. $last + @counts],
+          'the database restarted: the count goes on, nothing counted twice '
+          . 'or lost') or diag("counts: @counts");
