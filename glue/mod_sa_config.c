@@ -549,7 +549,8 @@ const command_rec sa_cmds[] = {
                  "On to attach a session to requests here"),
     AP_INIT_TAKE1("SessionAPIStore", set_store, NULL, RSRC_CONF,
                   "where sessions live, as scheme:location "
-                  "(sqlite:/absolute/path, file:/absolute/directory)"),
+                  "(sqlite:/absolute/path, file:/absolute/directory), or "
+                  "dbd (mod_dbd's database)"),
     AP_INIT_TAKE1("SessionAPIDBDTable", set_dbd_table, NULL, RSRC_CONF,
                   "the existing table of SessionAPIStore dbd (default: "
                   SA_SQL_DEFAULT_TABLE ", created when missing)"),

@@ -145,7 +145,16 @@ typedef struct sql_stmts_t {
     apr_pool_t *pool;
     const dialect_t *d;
     apr_dbd_prepared_t *st[ST_COUNT];
+    apr_time_t last_used;       /* 0: just prepared */
 } sql_stmts_t;
+
+/* A connection unused this long is tried (a select of no row) before it
+ * is used: the database may have restarted meanwhile, and the first
+ * statement on a connection it dropped fails, whatever the statement.
+ * Found so, the connection goes back broken and another is taken, up to
+ * SA_SQL_TAKE_TRIES times (mod_dbd reconnects it at the next loan). */
+#define SA_SQL_IDLE_CHECK apr_time_from_sec(1)
+#define SA_SQL_TAKE_TRIES 3
 
 int sa_sql_identifier_ok(const char *name)
 {
@@ -468,22 +477,44 @@ static apr_status_t ready_on(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
 }
 
 /* A connection with the store's statements, the table ready. */
+static void give_back(sa_sql_t *q, sa_sql_conn_t *c, int broken);
+
 static apr_status_t take(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
                          sql_stmts_t **s, const char **why)
 {
-    apr_status_t rv = q->src.acquire(q->src.baton, p, c, why);
+    apr_status_t rv = APR_EGENERAL;
+    int attempt;
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!q->ready) {
-        rv = ready_on(q, p, c, why);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = stmts_of(q, p, c, s, why);
-    }
-    if (rv != APR_SUCCESS) {
-        q->src.release(q->src.baton, c, 1);
+    for (attempt = 0; attempt < SA_SQL_TAKE_TRIES; attempt++) {
+        apr_time_t now;
+        int err;
+
+        rv = q->src.acquire(q->src.baton, p, c, why);
+        if (rv != APR_SUCCESS) {
+            return rv;          /* the source said why; no connection */
+        }
+        if (!q->ready) {
+            rv = ready_on(q, p, c, why);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = stmts_of(q, p, c, s, why);
+        }
+        if (rv != APR_SUCCESS) {
+            give_back(q, c, 1);
+            continue;
+        }
+        now = apr_time_now();
+        if ((*s)->last_used != 0 && now - (*s)->last_used > SA_SQL_IDLE_CHECK
+            && (err = probe(q, p, c, (*s)->d)) != 0) {
+            *why = apr_psprintf(p, "%s table %s: the connection is no "
+                                "longer usable: %s", (*s)->d->driver,
+                                q->table, db_error(p, c, err));
+            rv = APR_EGENERAL;
+            give_back(q, c, 1);
+            continue;
+        }
+        (*s)->last_used = now;
+        return APR_SUCCESS;
     }
     return rv;
 }
