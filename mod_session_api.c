@@ -14,6 +14,7 @@
 static void register_hooks(apr_pool_t *p)
 {
     sa_stores_register_hooks(p);
+    sa_dbd_register_hooks(p);
     sa_init_register_hooks(p);
     sa_request_register_hooks(p);
     sa_api_register_hooks(p);

@@ -15,6 +15,7 @@
 
 #include "mod_sa_private.h"
 #include "sa_values.h"
+#include "sa_store_sql.h"
 
 #ifndef SA_DEFAULT_STORE
 #define SA_DEFAULT_STORE "sqlite:/var/lib/apache2/session_api/sessions.sqlite"
@@ -39,6 +40,7 @@ static const struct {
     apr_int64_t buffer;         /* bytes, 0 Off */
     apr_interval_time_t flush;
     apr_interval_time_t timeout;
+    const char *dbd_table;      /* created by the store when missing */
 } server_defaults = {
     SA_DEFAULT_STORE,
     0,
@@ -46,6 +48,7 @@ static const struct {
     0,
     APR_USEC_PER_SEC,
     APR_USEC_PER_SEC,           /* a store server's connect and command */
+    SA_SQL_DEFAULT_TABLE,
 };
 
 static const sa_dir_conf_t dir_defaults = {
@@ -105,6 +108,7 @@ void *sa_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(buffer);
     MERGE_INT(flush);
     MERGE_INT(timeout);
+    MERGE_PTR(dbd_table);
     return c;
 }
 
@@ -249,6 +253,18 @@ apr_interval_time_t sa_conf_timeout(const server_rec *s)
     return SRV_INT(sa_sconf(s), timeout);
 }
 
+const char *sa_conf_dbd_table(const server_rec *s)
+{
+    const char *t = sa_sconf(s)->dbd_table;
+
+    return t ? t : server_defaults.dbd_table;
+}
+
+int sa_conf_dbd_table_own(const server_rec *s)
+{
+    return sa_sconf(s)->dbd_table == NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* directives                                                         */
 
@@ -281,6 +297,20 @@ static const char *set_store(cmd_parms *cmd, void *dconf, const char *arg)
     if (err != NULL) {
         return apr_psprintf(cmd->pool, "SessionAPIStore %s", err);
     }
+    return NULL;
+}
+
+static const char *set_dbd_table(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    (void)dconf;
+    if (!sa_sql_identifier_ok(arg)) {
+        return apr_psprintf(cmd->pool, "SessionAPIDBDTable '%s': not a table "
+                            "name (letters, digits and _, not starting with "
+                            "a digit, at most 63 characters; optionally "
+                            "schema.table)", arg);
+    }
+    cmd_sconf(cmd)->dbd_table = arg;
     return NULL;
 }
 
@@ -519,7 +549,11 @@ const command_rec sa_cmds[] = {
                  "On to attach a session to requests here"),
     AP_INIT_TAKE1("SessionAPIStore", set_store, NULL, RSRC_CONF,
                   "where sessions live, as scheme:location "
-                  "(sqlite:/absolute/path, file:/absolute/directory)"),
+                  "(sqlite:/absolute/path, file:/absolute/directory), or "
+                  "dbd (mod_dbd's database)"),
+    AP_INIT_TAKE1("SessionAPIDBDTable", set_dbd_table, NULL, RSRC_CONF,
+                  "the existing table of SessionAPIStore dbd (default: "
+                  SA_SQL_DEFAULT_TABLE ", created when missing)"),
     AP_INIT_FLAG("SessionAPIStoreSync", set_store_sync, NULL, RSRC_CONF,
                  "On to make every save reach the disk before the response "
                  "(survives power loss; slower)"),

@@ -125,6 +125,12 @@ static int sa_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+    err = sa_dbd_check(ptemp, s);
+    if (err != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     "SA0501: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
 }
 
@@ -213,10 +219,14 @@ void sa_init_register_hooks(apr_pool_t *p)
     /* The stores must be ready before mod_watchdog starts the thread that
      * purges and flushes them. */
     static const char *const before_watchdog[] = { "mod_watchdog.c", NULL };
+    /* mod_dbd makes its connection pools in its child_init; the dbd store
+     * checks its table on one in ours. */
+    static const char *const after_dbd[] = { "mod_dbd.c", NULL };
 
     (void)p;
     ap_hook_pre_config(sa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(sa_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(sa_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(sa_child_init, NULL, before_watchdog, APR_HOOK_MIDDLE);
+    ap_hook_child_init(sa_child_init, after_dbd, before_watchdog,
+                       APR_HOOK_MIDDLE);
 }

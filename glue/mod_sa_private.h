@@ -11,6 +11,7 @@
  *   mod_sa_init.c        start-up and child initialisation
  *   mod_sa_background.c  mod_watchdog work: purge, buffer flushes
  *   mod_sa_status.c      figures for mod_status
+ *   mod_sa_dbd.c         the "dbd" store: SQL on mod_dbd's connections
  * mod_session_api.c is the module record and calls each *_register_hooks. */
 #ifndef MOD_SA_PRIVATE_H
 #define MOD_SA_PRIVATE_H
@@ -46,6 +47,7 @@ typedef struct sa_server_conf_t {
     apr_int64_t buffer;         /* SessionAPIStoreBuffer, bytes; 0 Off */
     apr_interval_time_t flush;  /* SessionAPIStoreBufferFlush */
     apr_interval_time_t timeout;/* SessionAPIStoreTimeout */
+    const char *dbd_table;      /* SessionAPIDBDTable */
 } sa_server_conf_t;
 
 typedef struct sa_dir_conf_t {
@@ -103,6 +105,10 @@ apr_interval_time_t sa_conf_cleanup(const server_rec *s);
 apr_int64_t sa_conf_buffer(const server_rec *s);
 apr_interval_time_t sa_conf_flush(const server_rec *s);
 apr_interval_time_t sa_conf_timeout(const server_rec *s);
+/* The table of the dbd store, and whether the store creates it (only the
+ * default one, when SessionAPIDBDTable is not given). */
+const char *sa_conf_dbd_table(const server_rec *s);
+int sa_conf_dbd_table_own(const server_rec *s);
 /* Start-up check of what no single directive can see; NULL or a message. */
 const char *sa_conf_check(apr_pool_t *p, server_rec *s);
 
@@ -149,6 +155,12 @@ int sa_background_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
 int sa_background_buffers(apr_pool_t *pconf, apr_pool_t *ptemp,
                           server_rec *s);
 void sa_background_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* mod_sa_dbd.c */
+void sa_dbd_register_hooks(apr_pool_t *p);
+/* Start-up check (also "configtest") of the servers whose store is dbd:
+ * NULL or a message. */
+const char *sa_dbd_check(apr_pool_t *p, server_rec *s);
 
 /* mod_sa_status.c */
 void sa_status_register_hooks(apr_pool_t *p);

@@ -106,23 +106,31 @@ const char *sa_store_create_from(apr_pool_t *p, const char *spec,
 {
     const char *colon = strchr(spec, ':');
     const sa_store_provider_t *pv;
-    const char *err;
+    const char *err, *rest;
     char *scheme, *c;
     sa_store_inst_t *ctx = NULL;
     const char *shown = sa_store_mask(p, spec);
 
-    if (colon == NULL || colon == spec) {
+    if (colon == spec) {
+        colon = NULL;           /* no scheme: the message below */
+    }
+    /* Schemes are case-insensitive, as in URLs; providers register them in
+     * lower case. A spec without a colon is a scheme alone (a store whose
+     * location is configured elsewhere, as "dbd"). */
+    scheme = colon ? apr_pstrmemdup(p, spec, (apr_size_t)(colon - spec))
+                   : apr_pstrdup(p, spec);
+    for (c = scheme; *c; c++) {
+        *c = (char)apr_tolower(*c);
+    }
+    rest = colon ? colon + 1 : "";
+    pv = *scheme && strchr(spec, ':') != spec ? reg->lookup(reg->baton,
+                                                            scheme)
+                                              : NULL;
+    if (pv == NULL && colon == NULL) {
         return apr_psprintf(p, "'%s' is not of the form scheme:location "
                             "(for example sqlite:/var/lib/apache2/session_api/"
                             "sessions.sqlite)", shown);
     }
-    /* Schemes are case-insensitive, as in URLs; providers register them in
-     * lower case. */
-    scheme = apr_pstrmemdup(p, spec, (apr_size_t)(colon - spec));
-    for (c = scheme; *c; c++) {
-        *c = (char)apr_tolower(*c);
-    }
-    pv = reg->lookup(reg->baton, scheme);
     if (pv == NULL) {
         const char *hint = reg->hint ? reg->hint(reg->baton, p, scheme)
                                      : NULL;
@@ -130,7 +138,7 @@ const char *sa_store_create_from(apr_pool_t *p, const char *spec,
                             "%s)%s%s", shown, scheme, reg->names(reg->baton, p),
                             hint ? "; " : "", hint ? hint : "");
     }
-    err = pv->create(p, colon + 1, &ctx);
+    err = pv->create(p, rest, &ctx);
     if (err != NULL) {
         return apr_psprintf(p, "'%s': %s", shown, err);
     }

@@ -46,9 +46,11 @@ my $FAST_FLUSH = '100ms';   # mod_watchdog's shortest interval
 # nothing of the children it sees killed by SIGKILL).
 my $CRASH = qr/exit signal|Assertion|assertion|reslist|dumped core/;
 
-# (No buffer in front of Redis: other servers share it, SA0116.)
-my @buffers = (store_kind() eq 'sqlite-buffer' ? () : ('Off'),
-               redis_kind() ? () : ('4M'));
+# No buffer in front of a store other servers share (SA0116): Redis and
+# the database servers.
+my $shared = redis_kind() || store_is_server();
+my @buffers = $shared ? ('Off')
+            : (store_kind() eq 'sqlite-buffer' ? () : ('Off'), '4M');
 # Two phases per buffer setting, 8 checks each, one more with a buffer.
 plan tests => 2 * 8 * @buffers + 2 * (grep { $_ ne "Off" } @buffers) + 5;
 
@@ -231,6 +233,35 @@ sub hold_store_lock {
         SessionAPITest::redis_cli('CLIENT', 'PAUSE', 15000, 'WRITE');
         return sub { SessionAPITest::redis_cli('CLIENT', 'UNPAUSE') };
     }
+    if (store_is_server()) {
+        # The table locked by a client of the database in a transaction.
+        my (@cmd, $lock, $unlock);
+        if (store_backend() eq 'pgsql') {
+            @cmd = ('psql', '-X', '-q', '-A', '-t', '-d',
+                    $ENV{SESSION_API_TEST_PGSQL});
+            $lock = "BEGIN; LOCK TABLE session_api IN EXCLUSIVE MODE;\n";
+            $unlock = "COMMIT;\n";
+        }
+        else {
+            my %p = $ENV{SESSION_API_TEST_MYSQL} =~ /(\w+)=(\S*)/g;
+            @cmd = ('mariadb', '--no-defaults', '-n', '-N', '-B',
+                    '-S', $p{sock}, '-u', $p{user}, '-D', $p{dbname});
+            $ENV{MYSQL_PWD} = $p{pass};
+            $lock = "LOCK TABLES session_api WRITE;\n";
+            $unlock = "UNLOCK TABLES;\n";
+        }
+        my $pid = IPC::Open2::open2(my $from, my $to, @cmd);
+        delete $ENV{MYSQL_PWD};
+        print $to $lock, "SELECT 'locked';\n";
+        $to->flush;
+        my $line = <$from> // '';
+        die "$cmd[0] did not lock the table: $line" unless $line =~ /^locked/;
+        return sub {
+            print $to $unlock;
+            close $to;
+            waitpid $pid, 0;
+        };
+    }
     if (store_backend() eq 'sqlite') {
         my $db = SessionAPITest::db_path();
         my @cmd = server_user_cmd('sqlite3', '-cmd', '.timeout 5000', $db);
@@ -363,7 +394,7 @@ for my $buffer (@buffers) {
 # 2. Graceful restarts, stops and graceful stops under load, with the
 # purge and the flushes busy, and held inside the store as children go.
 {
-    configure_server(redis_kind() ? 'Off' : '4M', $FAST_FLUSH);
+    configure_server($buffers[-1], $FAST_FLUSH);
     my ($ua, $cookie) = new_cookie();
     my $log_at = error_log_size();
     my $t0 = time;

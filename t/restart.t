@@ -24,6 +24,8 @@ is(count_of(browser()->get(base_url() . '/fun1/')), 1,
    'a new browser still starts at 1');
 SKIP: {
     skip 'Redis keeps no files of the server\'s own', 1 if redis_kind();
+    skip 'a database server\'s files belong to the server', 1
+        if store_is_server();
     is(store_files_owner(), server_user(),
        'the store belongs to the user the children run as');
 }

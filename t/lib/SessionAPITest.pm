@@ -18,7 +18,7 @@ use Apache::TestRequest ();
 our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  cookie_id count_of server_user server_user_cmd error_log_since
                  error_log_size restart_server
-                 store_kind store_backend buffered settle store_key store_ids store_record store_count store_snapshot store_added
+                 store_kind store_backend store_is_server buffered settle store_key store_ids store_record store_count store_snapshot store_added
                  store_corrupt store_read_only store_unreadable store_files_owner
                  redis_kind);
 
@@ -85,12 +85,18 @@ sub server_user { Apache::Test::vars('user') }
 # The store under test, chosen by t/TEST.PL: the same tests run against
 # every store, and these helpers look inside whichever it is.
 sub store_kind { $ENV{SESSION_API_TEST_STORE_KIND} || 'sqlite' }
-# sqlite-buffer keeps its records in SQLite, written there by the flush.
+# sqlite-buffer keeps its records in SQLite, written there by the flush;
+# dbd-pgsql and dbd-mysql in a database server (tools/sql-servers); redis
+# and redis-unix in Redis (tools/redis-private).
 sub store_backend {
-    my $k = store_kind();
-    return $k eq 'file' ? 'file' : $k =~ /^redis/ ? 'redis' : 'sqlite';
+    my $kind = store_kind();
+    return $kind eq 'file' ? 'file'
+         : $kind =~ /^dbd-(\w+)$/ ? $1
+         : $kind =~ /^redis/ ? 'redis' : 'sqlite';
 }
 sub redis_kind { store_backend() eq 'redis' }
+# The store keeps its records in a database server.
+sub store_is_server { store_backend() =~ /^(pgsql|mysql)$/ }
 sub buffered { store_kind() eq 'sqlite-buffer' }
 
 # With the write-back buffer, what the server wrote reaches the store at
@@ -123,7 +129,41 @@ sub as_server_user {
     return $out;
 }
 
-sub sql { as_server_user('sqlite3', '-cmd', '.timeout 5000', db_path(), @_) }
+# Runs SQL in the store's database and returns its output (rows one a
+# line, columns |-separated).
+sub sql {
+    my $backend = store_backend();
+    return as_server_user('sqlite3', '-cmd', '.timeout 5000', db_path(), @_)
+        if $backend eq 'sqlite';
+    my @cmd;
+    if ($backend eq 'pgsql') {
+        # The apr_dbd parameters are a libpq connection string.
+        @cmd = ('psql', '-X', '-q', '-A', '-t', '-F', '|',
+                '-v', 'ON_ERROR_STOP=1', '-d', $ENV{SESSION_API_TEST_PGSQL},
+                '-c', join(' ', @_));
+    }
+    elsif ($backend eq 'mysql') {
+        my %p = $ENV{SESSION_API_TEST_MYSQL} =~ /(\w+)=(\S*)/g;
+        @cmd = ('mariadb', '--no-defaults', '-N', '-B',
+                $p{sock} ? ('-S', $p{sock}) : (),
+                $p{host} ? ('-h', $p{host}) : (),
+                $p{port} ? ('-P', $p{port}) : (),
+                '-u', $p{user}, '-D', $p{dbname}, '-e', join(' ', @_));
+        # The password through the environment, not the command line.
+        $ENV{MYSQL_PWD} = $p{pass} // '';
+    }
+    else {
+        die "no SQL in the $backend store";
+    }
+    open my $fh, '-|', @cmd or die "$cmd[0]: $!";
+    delete $ENV{MYSQL_PWD};
+    local $/;
+    my $out = <$fh> // '';
+    close $fh or die "failed ($?): @_\n";
+    $out =~ s/\n+\z//;
+    $out =~ s/\t/|/g if $backend eq 'mysql';
+    return $out;
+}
 
 # The private Redis of the redis kinds (tools/redis-private, DIR/env):
 # redis-cli as its user "admin", on the database the store uses; the
@@ -171,7 +211,7 @@ sub store_ids {
         return map { s/^session_api://r } grep { length }
                split /\n/, redis_cli('--scan', '--pattern', 'session_api:*');
     }
-    if (store_backend() eq 'sqlite') {
+    if (store_backend() ne 'file') {
         return split /\n/, sql('SELECT id FROM session_api');
     }
     my @ids;
@@ -206,8 +246,8 @@ sub store_record {
             or return { data => undef };
         return { data => $data, version => $version, expiry => $expiry / 1e6 };
     }
-    if (store_backend() eq 'sqlite') {
-        my $row = sql("SELECT data || '|' || version || '|' || expiry "
+    if (store_backend() ne 'file') {
+        my $row = sql("SELECT data, version, expiry "
                       . "FROM session_api WHERE id = '$key'");
         return undef unless length $row;
         my ($data, $version, $expiry) = split /\|/, $row;
@@ -228,7 +268,7 @@ sub store_corrupt {
         # What other software sharing the server could write there.
         redis_cli('SET', redis_key($id), '%%%not-a-session', 'KEEPTTL');
     }
-    elsif (store_backend() eq 'sqlite') {
+    elsif (store_backend() ne 'file') {
         my $key = store_key($id);
         sql("UPDATE session_api SET data = '%%%not-a-session' WHERE id = '$key'");
     }
@@ -252,6 +292,23 @@ sub store_read_only {
                 : "DROP TRIGGER read_only_$_;"
         } qw(INSERT UPDATE DELETE));
     }
+    elsif (store_backend() eq 'pgsql') {
+        sql($on ? 'CREATE FUNCTION read_only() RETURNS trigger LANGUAGE '
+                  . "plpgsql AS \$\$BEGIN RAISE EXCEPTION 'store is "
+                  . "read-only'; END\$\$; CREATE TRIGGER read_only BEFORE "
+                  . 'INSERT OR UPDATE OR DELETE ON session_api FOR EACH ROW '
+                  . 'EXECUTE FUNCTION read_only();'
+                : 'DROP TRIGGER read_only ON session_api; '
+                  . 'DROP FUNCTION read_only();');
+    }
+    elsif (store_backend() eq 'mysql') {
+        for my $op (qw(INSERT UPDATE DELETE)) {
+            sql($on ? "CREATE TRIGGER read_only_$op BEFORE $op ON session_api "
+                      . "FOR EACH ROW SIGNAL SQLSTATE '45000' SET "
+                      . "MESSAGE_TEXT = 'store is read-only'"
+                    : "DROP TRIGGER read_only_$op");
+        }
+    }
     else {
         system('chmod', '-R', $on ? 'a-w' : 'u+w', files_dir()) == 0
             or die "chmod failed";
@@ -266,7 +323,7 @@ sub store_unreadable {
     if (store_backend() eq 'redis') {
         redis_cli('ACL', 'SETUSER', 'default', ($on ? '-' : '+') . 'get');
     }
-    elsif (store_backend() eq 'sqlite') {
+    elsif (store_backend() ne 'file') {
         sql($on ? 'ALTER TABLE session_api RENAME TO session_api_away'
                 : 'ALTER TABLE session_api_away RENAME TO session_api');
     }
