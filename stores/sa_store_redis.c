@@ -429,6 +429,19 @@ static const char *reply_error(apr_pool_t *p, const redisReply *r)
     return apr_pstrmemdup(p, r->str ? r->str : "", r->str ? r->len : 0);
 }
 
+/* A reply that is not what command asked for: a store error, with *why
+ * and the failure noted for mod_status. Frees r. */
+static apr_status_t bad_reply(sa_store_inst_t *c, apr_pool_t *p,
+                              const char *command, redisReply *r,
+                              const char **why)
+{
+    *why = apr_psprintf(p, "Redis at %s: %s: %s", c->where, command,
+                        is_error(r) ? reply_error(p, r) : "unexpected reply");
+    note_error(c, *why);
+    freeReplyObject(r);
+    return APR_EGENERAL;
+}
+
 /* What went wrong on connection rc, for *why. */
 static const char *io_error(apr_pool_t *p, const sa_store_inst_t *c,
                             const redisContext *rc, const char *doing)
@@ -656,12 +669,7 @@ static apr_status_t run_script(sa_store_inst_t *c, apr_pool_t *p,
         break;
     }
     if (is_error(r) || r->type != REDIS_REPLY_INTEGER) {
-        *why = apr_psprintf(p, "Redis at %s: %s: %s", c->where, argv[0],
-                            is_error(r) ? reply_error(p, r)
-                                        : "unexpected reply");
-        note_error(c, *why);
-        freeReplyObject(r);
-        return APR_EGENERAL;
+        return bad_reply(c, p, argv[0], r, why);
     }
     *n = r->integer;
     freeReplyObject(r);
@@ -779,11 +787,7 @@ static apr_status_t redis_load(sa_store_inst_t *c, apr_pool_t *p,
         rv = SA_ECORRUPT;
     }
     else {
-        *why = apr_psprintf(p, "Redis at %s: GET: %s", c->where,
-                            is_error(r) ? reply_error(p, r)
-                                        : "unexpected reply");
-        note_error(c, *why);
-        rv = APR_EGENERAL;
+        return bad_reply(c, p, "GET", r, why);
     }
     freeReplyObject(r);
     return rv;
@@ -850,11 +854,7 @@ static apr_status_t redis_remove(sa_store_inst_t *c, apr_pool_t *p,
         return rv;
     }
     if (r->type != REDIS_REPLY_INTEGER) {
-        *why = apr_psprintf(p, "Redis at %s: DEL: %s", c->where,
-                            is_error(r) ? reply_error(p, r)
-                                        : "unexpected reply");
-        note_error(c, *why);
-        rv = APR_EGENERAL;
+        return bad_reply(c, p, "DEL", r, why);
     }
     freeReplyObject(r);
     return rv;

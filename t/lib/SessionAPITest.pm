@@ -418,21 +418,18 @@ sub run_outage_command {
         or die "$var ($ENV{$var}) failed: $?\n";
 }
 
-sub store_outage_begin {
+# Takes the store away (1) or brings it back (0), by store_outage_method().
+sub store_outage {
+    my $on = shift;
     my $method = store_outage_method() // die 'no outage method for '
                                               . store_kind() . "\n";
-    return run_outage_command('SESSION_API_TEST_OUTAGE_STOP')
+    return run_outage_command($on ? 'SESSION_API_TEST_OUTAGE_STOP'
+                                  : 'SESSION_API_TEST_OUTAGE_START')
         if $method eq 'commands';
-    store_unreadable(1);
+    store_unreadable($on);
 }
-
-sub store_outage_end {
-    my $method = store_outage_method() // die 'no outage method for '
-                                              . store_kind() . "\n";
-    return run_outage_command('SESSION_API_TEST_OUTAGE_START')
-        if $method eq 'commands';
-    store_unreadable(0);
-}
+sub store_outage_begin { store_outage(1) }
+sub store_outage_end { store_outage(0) }
 
 # The pid of the test server's parent process.
 sub server_pid {
