@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "apr_atomic.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
@@ -137,6 +138,11 @@ struct sa_sql_t {
     volatile int ready;         /* the table was created or checked */
     apr_interval_time_t timeout;/* of a statement or a lock wait */
     const char *driver;         /* seen on the last connection, for status */
+    /* For mod_status, in this process: connections the source could not
+     * give, and those given back broken (a statement failed on them or the
+     * idle check found them dead). */
+    volatile apr_uint32_t refused;
+    volatile apr_uint32_t broken;
 };
 
 /* The statements of one store on one connection, in a subpool of the
@@ -491,6 +497,7 @@ static apr_status_t take(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
 
         rv = q->src.acquire(q->src.baton, p, c, why);
         if (rv != APR_SUCCESS) {
+            apr_atomic_inc32(&q->refused);
             return rv;          /* the source said why; no connection */
         }
         if (!q->ready) {
@@ -522,6 +529,7 @@ static apr_status_t take(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
 static void give_back(sa_sql_t *q, sa_sql_conn_t *c, int broken)
 {
     if (broken) {
+        apr_atomic_inc32(&q->broken);
         stmts_drop(q, c);
     }
     q->src.release(q->src.baton, c, broken);
@@ -777,7 +785,6 @@ apr_status_t sa_sql_purge(sa_sql_t *q, apr_pool_t *p, apr_time_t now,
 
 void sa_sql_status(sa_sql_t *q, apr_pool_t *p, apr_table_t *out)
 {
-    (void)p;
     apr_table_setn(out, "table", q->table);
     apr_table_setn(out, "table created by the store",
                    q->own_table ? "if missing" : "no (it must exist)");
@@ -785,6 +792,10 @@ void sa_sql_status(sa_sql_t *q, apr_pool_t *p, apr_table_t *out)
                                             : "(no connection yet)");
     apr_table_setn(out, "table checked in this child",
                    q->ready ? "yes" : "not yet");
+    apr_table_setn(out, "connections refused in this child",
+                   apr_psprintf(p, "%u", apr_atomic_read32(&q->refused)));
+    apr_table_setn(out, "connections given back broken in this child",
+                   apr_psprintf(p, "%u", apr_atomic_read32(&q->broken)));
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,7 +7,8 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use SessionAPITest;
 
-plan tests => 12;
+my $server = redis_kind() || store_is_server();
+plan tests => 12 + ($server ? 2 : 0);
 
 sub figures {
     my $res = browser()->get(base_url() . '/server-status?auto');
@@ -38,6 +39,16 @@ is($after->{SaveFailures} - $before->{SaveFailures}, 0, 'no save failure');
 ok(defined $after->{SaveMs} && $after->{SaveMs} =~ /^\d+$/, 'time spent saving');
 ok(defined $after->{Conflicts} && $after->{Conflicts} =~ /^\d+$/,
    'compare-and-set retries');
+if ($server) {
+    # The state of a store server's connections, in the child that answered.
+    my ($open, $failed) = redis_kind()
+        ? qw(Store_redis__connections_open_in_this_process
+             Store_redis__failed_commands_in_this_process)
+        : qw(Store_connections_refused_in_this_child
+             Store_connections_given_back_broken_in_this_child);
+    like($after->{$open} // '', qr/^\d+$/, "the store's connections: $open");
+    like($after->{$failed} // '', qr/^\d+$/, "and their failures: $failed");
+}
 
 # A store that refuses writes shows as failures.
 store_read_only(1);
