@@ -7,55 +7,14 @@ use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use File::Temp ();
-use IO::Socket::INET ();
 use SessionAPITest;
 
-my $httpd = Apache::Test::vars('httpd');
-my $so = Apache::Test::vars('top_dir') . '/.libs/mod_session_api.so';
-my $mods = '/usr/lib/apache2/modules';
-
-# A port nothing uses now, from the kernel. A fixed or derived port may be
-# the local end of some client's connection (the ephemeral range): httpd's
-# bind then fails before the module gets a say, and the start-up tests
-# below would see that failure instead of the one they look for.
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1)
-        or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
-
-# Runs httpd on a throw-away configuration; returns (exit code, output).
+# httpd on a throw-away configuration with the SQLite store and $body;
+# returns (exit code, output).
 sub httpd_with {
     my ($body, @args) = @_;
-    my $port = free_port();
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
-    chmod 0755, $dir;
-    open my $fh, '>', "$dir/httpd.conf" or die $!;
-    print $fh <<CONF;
-ServerRoot "$dir"
-ServerName localhost
-Listen 127.0.0.1:$port
-PidFile "$dir/httpd.pid"
-DefaultRuntimeDir "$dir"
-ErrorLog "$dir/error_log"
-Mutex file:$dir default
-LoadModule mpm_event_module "$mods/mod_mpm_event.so"
-LoadModule session_api_module "$so"
-SessionAPIStore "sqlite:$dir/db/s.sqlite"
-$body
-CONF
-    close $fh;
-    my $out = `$httpd -f $dir/httpd.conf @args 2>&1`;
-    my $code = $? >> 8;
-    if (-f "$dir/error_log") {
-        open my $log, '<', "$dir/error_log";
-        local $/;
-        $out .= <$log> // '';
-    }
-    return ($code, $out);
+    return scratch_httpd(scratch_conf(qq{SessionAPIStore "sqlite:\@DIR\@/db/s.sqlite"\n}
+                                      . $body), @args);
 }
 
 my @bad = (

@@ -9,7 +9,6 @@
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
-use File::Temp ();
 use POSIX ();
 use SessionAPITest;
 
@@ -18,60 +17,16 @@ plan skip_all => 'Redis store kinds only (SESSION_API_TEST_STORE_KIND=redis)'
 plan tests => 18;
 
 my $httpd = Apache::Test::vars('httpd');
-my $top = Apache::Test::vars('top_dir');
-my $mods = '/usr/lib/apache2/modules';
 my $pw = $ENV{SESSION_API_TEST_REDIS_PASSWORD};
 my $port = $ENV{SESSION_API_TEST_REDIS_PORT};
 
-# A configuration with mod_session_api (and mod_session_api_redis unless
-# $no_redis) and $body; returns its directory.
-sub config {
-    my ($body, $no_redis) = @_;
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
-    chmod 0755, $dir;
-    my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
-    my $redis = $no_redis ? ''
-              : qq{LoadModule session_api_redis_module "$top/.libs/mod_session_api_redis.so"\n};
-    open my $fh, '>', "$dir/httpd.conf" or die $!;
-    print $fh <<CONF;
-ServerRoot "$dir"
-ServerName localhost
-Listen 127.0.0.1:@{[ 20000 + $$ % 20000 ]}
-PidFile "$dir/httpd.pid"
-DefaultRuntimeDir "$dir"
-ErrorLog "$dir/error_log"
-LogLevel info
-Mutex file:$dir default
-$user
-LoadModule mpm_event_module "$mods/mod_mpm_event.so"
-LoadModule session_api_module "$top/.libs/mod_session_api.so"
-$redis
-$body
-CONF
-    close $fh;
-    return $dir;
-}
-
-sub log_of {
-    my $dir = shift;
-    open my $log, '<', "$dir/error_log" or return '';
-    local $/;
-    return <$log> // '';
-}
-
-# A start of $body that must fail at once: (exit code, output and log).
-sub start_fails {
-    my $dir = config(@_);
-    my $out = `timeout 20 $httpd -f $dir/httpd.conf -DFOREGROUND 2>&1`;
-    return ($? >> 8, $out . log_of($dir));
-}
-
-# The configuration test of $body: (exit code, output and log).
-sub configtest {
-    my $dir = config(@_);
-    my $out = `$httpd -f $dir/httpd.conf -t 2>&1`;
-    return ($? >> 8, $out . log_of($dir));
-}
+# A throw-away configuration with mod_session_api_redis (unless $no_redis)
+# and $body.
+sub config { my ($body, $no_redis) = @_; scratch_conf($body, redis => !$no_redis) }
+# A start of $body that must fail at once, and the configuration test of
+# $body: (exit code, output and log).
+sub start_fails { scratch_httpd(config(@_), '-DFOREGROUND') }
+sub configtest { scratch_httpd(config(@_), '-t') }
 
 my ($code, $out) = configtest("SessionAPIStore redis://:$pw\@127.0.0.1:$port/0\n"
                               . "SessionAPIStoreBuffer 4M");
@@ -113,7 +68,7 @@ if ($pid == 0) {
 }
 my $log = '';
 for (1 .. 100) {
-    $log = log_of($dir);
+    $log = scratch_log($dir);
     last if $log =~ /resuming normal operations/;
     select undef, undef, undef, 0.1;
 }
@@ -122,7 +77,7 @@ ok($alive, 'httpd starts although Redis does not answer');
 like($log, qr/SA0601: SessionAPIStore redis:\/\/:\*\*\*\@127\.0\.0\.1:1\/0: Redis cannot be used now: .*127\.0\.0\.1:1.*starting anyway/,
      'with a warning naming the store and the cause');
 like($log, qr/resuming normal operations/, 'and serves');
-unlike($log . log_of($dir), qr/\Q$pw\E/, 'no password in its log');
+unlike($log . scratch_log($dir), qr/\Q$pw\E/, 'no password in its log');
 kill 'TERM', $pid if $alive;
 waitpid $pid, 0;
 ok(!kill(0, $pid), 'and stops');

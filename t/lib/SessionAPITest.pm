@@ -12,6 +12,8 @@ use LWP::UserAgent ();
 use HTTP::Cookies ();
 use URI::Escape qw(uri_escape);
 use Digest::SHA qw(sha256);
+use File::Temp ();
+use IO::Socket::INET ();
 use Apache::Test ();
 use Apache::TestRequest ();
 
@@ -20,7 +22,7 @@ our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  error_log_size restart_server
                  store_kind store_backend store_is_server buffered settle store_key store_ids store_record store_count store_snapshot store_added
                  store_corrupt store_read_only store_unreadable store_files_owner
-                 redis_kind);
+                 redis_kind scratch_conf scratch_httpd scratch_log scratch_url);
 
 # The first server's base URL; SessionAPIPeer sets $base_url to point the
 # helpers at a second server.
@@ -81,6 +83,87 @@ sub count_of {
 }
 
 sub server_user { Apache::Test::vars('user') }
+
+# A port nothing uses now, from the kernel. A fixed or derived port may be
+# the local end of some client's connection (the ephemeral range): httpd's
+# bind then fails before the module gets a say, and a test of start-up
+# would see that failure instead of the one it looks for.
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1)
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# A throw-away httpd configuration in a directory of its own, for tests of
+# configuration and start-up: the event MPM, mod_authz_core (without it a
+# request fails before any handler), mod_session_api (and
+# mod_session_api_redis with redis => 1), a free port, the children's user
+# when the tests run as root, then $body, in which @DIR@ stands for the
+# directory. Returns the directory (removed at exit).
+sub scratch_conf {
+    my ($body, %opt) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    chmod 0755, $dir or die "chmod $dir: $!";
+    my $top = Apache::Test::vars('top_dir');
+    my $mods = '/usr/lib/apache2/modules';
+    my $port = free_port();
+    my $user = $> == 0 ? "User nobody\nGroup nogroup" : '';
+    my $redis = $opt{redis}
+        ? qq{LoadModule session_api_redis_module "$top/.libs/mod_session_api_redis.so"}
+        : '';
+    $body =~ s/\@DIR\@/$dir/g;
+    open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
+    print $fh <<CONF;
+ServerRoot "$dir"
+ServerName localhost
+Listen 127.0.0.1:$port
+PidFile "$dir/httpd.pid"
+DefaultRuntimeDir "$dir"
+ErrorLog "$dir/error_log"
+LogLevel info
+Mutex file:$dir default
+$user
+LoadModule mpm_event_module "$mods/mod_mpm_event.so"
+LoadModule authz_core_module "$mods/mod_authz_core.so"
+LoadModule session_api_module "$top/.libs/mod_session_api.so"
+$redis
+$body
+CONF
+    close $fh or die "$dir/httpd.conf: $!";
+    open $fh, '>', "$dir/port" or die "$dir/port: $!";
+    print $fh "$port\n";
+    close $fh;
+    return $dir;
+}
+
+# The base URL of a scratch configuration's server.
+sub scratch_url {
+    my $dir = shift;
+    open my $fh, '<', "$dir/port" or die "$dir/port: $!";
+    chomp(my $port = <$fh>);
+    return "http://127.0.0.1:$port";
+}
+
+# The error log of a scratch configuration's server.
+sub scratch_log {
+    my $dir = shift;
+    open my $log, '<', "$dir/error_log" or return '';
+    local $/;
+    return <$log> // '';
+}
+
+# Runs httpd on a scratch configuration with @args (-t, or -DFOREGROUND for
+# a start that must fail), for 20 s at most: (exit code, what it printed
+# and logged).
+sub scratch_httpd {
+    my ($dir, @args) = @_;
+    my $httpd = Apache::Test::vars('httpd');
+    my $out = `timeout 20 $httpd -f $dir/httpd.conf @args 2>&1`;
+    return ($? >> 8, $out . scratch_log($dir));
+}
 
 # The store under test, chosen by t/TEST.PL: the same tests run against
 # every store, and these helpers look inside whichever it is.
