@@ -7,7 +7,9 @@
 # httpd (SessionAPIPeer) takes half the load and loses a child too. With
 # the write-back buffer, the README promises that a crashed child loses
 # nothing (the buffer belongs to the whole server): what it acknowledged
-# also reaches the store.
+# also reaches the store. Then the second server dies whole, its parent
+# and every child killed at once: what it acknowledged is in the shared
+# store, and the clients go on with the first server.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
@@ -16,13 +18,13 @@ use Time::HiRes qw(sleep);
 use SessionAPITest;
 use SessionAPIPeer;
 
-plan tests => 11;
+my $peer = SessionAPIPeer::unshareable_reason() ? undef
+                                                : SessionAPIPeer->start;
+plan tests => 11 + ($peer ? 1 : 0);
 
 my $CLIENTS = 8;
 my $MAX = 150;              # requests per client at most
 
-my $peer = SessionAPIPeer::unshareable_reason() ? undef
-                                                : SessionAPIPeer->start;
 my @servers = (base_url(), $peer ? $peer->url : ());
 my $log_a = error_log_size();
 my $log_b = $peer ? $peer->error_log_size : 0;
@@ -34,7 +36,7 @@ is(scalar(grep { ($_ // '') =~ /^[a-z2-7]{32}$/ } @ids), $CLIENTS,
    "$CLIENTS sessions, one per client");
 
 my $stop = File::Temp::tempdir(CLEANUP => 1) . '/stop';
-my @killed;
+my (@killed, @peer_processes);
 # Kills one child of the httpd whose parent is $pid; returns its pid.
 sub kill_a_child {
     my $pid = shift;
@@ -52,7 +54,8 @@ my @out = SessionAPIPeer::run_clients($CLIENTS, sub {
     my $ua = sending_cookie("sessionid=$ids[$c - 1]");
     my @lines;
     for (my $n = 1; !-e $stop && $n <= $MAX; $n++) {
-        my $url = $servers[($c + $n) % @servers];
+        my @up = -e "$stop.peer-dead" ? ($servers[0]) : @servers;
+        my $url = $up[($c + $n) % @up];
         my $sent = Time::HiRes::time();
         my $res = $ua->get("$url/api?set=k$n:1&incr=n");
         my $ok = $res->code == 200
@@ -67,6 +70,13 @@ my @out = SessionAPIPeer::run_clients($CLIENTS, sub {
     push @killed, [base_url(), kill_a_child(server_pid())];
     sleep 0.5;
     push @killed, [$peer->url, kill_a_child($peer->pid)] if $peer;
+    if ($peer) {
+        sleep 0.5;
+        @peer_processes = ($peer->pid, SessionAPIPeer::children_of($peer->pid));
+        kill 'KILL', @peer_processes;
+        open my $fh, '>', "$stop.peer-dead" or die "$stop.peer-dead: $!";
+        close $fh;
+    }
     sleep 0.8;
     open my $fh, '>', $stop or die "$stop: $!";
     close $fh;
@@ -84,6 +94,13 @@ diag(scalar(@failed) . ' of ' . scalar(@all) . ' requests had no 200 '
 ok(@all - @failed > $CLIENTS * 20, 'the load ran: '
    . (@all - @failed) . ' writes answered 200');
 
+# A process that is dead but not reaped yet (its parent, the peer's
+# httpd, died with it and init has not reaped it).
+sub zombie {
+    open my $fh, '<', "/proc/$_[0]/stat" or return 1;
+    return (<$fh> // '') =~ /^\d+ \(.*\) Z /;
+}
+
 # httpd reaps the dead children (it does not log a SIGKILL).
 my @alive = grep { defined } map { $_->[1] } @killed;
 for (1 .. 50) {
@@ -92,6 +109,16 @@ for (1 .. 50) {
     sleep 0.1;
 }
 is("@alive", '', 'each killed child is gone');
+if ($peer) {
+    my @left = @peer_processes;
+    for (1 .. 50) {
+        @left = grep { -e "/proc/$_" && !zombie($_) } @left;
+        last unless @left;
+        sleep 0.1;
+    }
+    ok(@peer_processes > 1 && !@left, 'the second server was killed whole ('
+       . scalar(@peer_processes) . ' processes)');
+}
 my $logs = error_log_since($log_a) . ($peer ? $peer->error_log_since($log_b) : '');
 my %victims = map { $_->[1] => 1 } grep { defined $_->[1] } @killed;
 my @crashes = grep { /exit signal|segfault|AddressSanitizer/
