@@ -435,6 +435,29 @@ static int probe(sa_sql_t *q, apr_pool_t *p, const sa_sql_conn_t *c,
     return err;
 }
 
+/* Runs the connection's own prepared load for a key that cannot exist: 0
+ * or the driver's error. The prepared statement, not a plain query: MySQL's
+ * driver reconnects a dropped connection by itself, and a plain query then
+ * succeeds while the statements prepared before are gone ("statement not
+ * prepared", error 2030, at the next load). */
+static int stmt_probe(apr_pool_t *p, const sa_sql_conn_t *c,
+                      const sql_stmts_t *s)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_int64_t zero = 0;
+    const void *args[2];
+    int err;
+
+    args[0] = "";
+    args[1] = &zero;
+    err = apr_dbd_pbselect(c->driver, p, c->handle, &res, s->st[ST_LOAD],
+                           s->d->random, args);
+    while (err == 0 && apr_dbd_get_row(c->driver, p, res, &row, -1) == 0) {
+    }
+    return err;
+}
+
 /* Creates or checks the table on c. */
 static apr_status_t ready_on(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
                              const char **why)
@@ -512,7 +535,7 @@ static apr_status_t take(sa_sql_t *q, apr_pool_t *p, sa_sql_conn_t *c,
         }
         now = apr_time_now();
         if ((*s)->last_used != 0 && now - (*s)->last_used > SA_SQL_IDLE_CHECK
-            && (err = probe(q, p, c, (*s)->d)) != 0) {
+            && (err = stmt_probe(p, c, *s)) != 0) {
             *why = apr_psprintf(p, "%s table %s: the connection is no "
                                 "longer usable: %s", (*s)->d->driver,
                                 q->table, db_error(p, c, err));
