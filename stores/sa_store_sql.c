@@ -898,7 +898,10 @@ static apr_status_t direct_acquire(void *baton, apr_pool_t *p,
             apr_thread_mutex_unlock(d->mutex);
             return rv;
         }
-        apr_pool_cleanup_register(cp, dc, direct_close, apr_pool_cleanup_null);
+        /* A pre-cleanup: the driver closes the connection while
+         * everything allocated in cp since (its prepared statements) is
+         * still there, whatever frees pool memory how. */
+        apr_pool_pre_cleanup_register(cp, dc, direct_close);
     }
     c->driver = d->driver;
     c->handle = dc->handle;
