@@ -616,6 +616,12 @@ static apr_status_t command(sa_store_inst_t *c, apr_pool_t *p, int argc,
             return APR_SUCCESS;
         }
         *why = io_error(p, c, rc, argv[0]);
+        if (!idempotent) {
+            /* The command may have run before its answer was lost (Redis
+             * shutting down writes its log, not its pending replies). */
+            *why = apr_pstrcat(p, *why, " (the write may have been "
+                               "applied)", NULL);
+        }
         conn_close(c, rc);
         if (!(idempotent && reused)) {
             break;
