@@ -620,7 +620,7 @@ static apr_status_t command(sa_store_inst_t *c, apr_pool_t *p, int argc,
             /* The command may have run before its answer was lost (Redis
              * shutting down writes its log, not its pending replies). */
             *why = apr_pstrcat(p, *why, " (the write may have been "
-                               "applied)", NULL);
+                               "applied)", (char *)NULL);
         }
         conn_close(c, rc);
         if (!(idempotent && reused)) {
