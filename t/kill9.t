@@ -36,7 +36,7 @@ is(scalar(grep { ($_ // '') =~ /^[a-z2-7]{32}$/ } @ids), $CLIENTS,
    "$CLIENTS sessions, one per client");
 
 my $stop = File::Temp::tempdir(CLEANUP => 1) . '/stop';
-my (@killed, @peer_processes);
+my (@killed, @peer_processes, $peer_group);
 # Kills one child of the httpd whose parent is $pid; returns its pid.
 sub kill_a_child {
     my $pid = shift;
@@ -72,8 +72,9 @@ my @out = SessionAPIPeer::run_clients($CLIENTS, sub {
     push @killed, [$peer->url, kill_a_child($peer->pid)] if $peer;
     if ($peer) {
         sleep 0.5;
-        @peer_processes = ($peer->pid, SessionAPIPeer::children_of($peer->pid));
-        kill 'KILL', @peer_processes;
+        $peer_group = SessionAPIPeer::group_id($peer->pid);
+        @peer_processes = SessionAPIPeer::group_members($peer_group);
+        SessionAPIPeer::kill_group($peer->pid);
         open my $fh, '>', "$stop.peer-dead" or die "$stop.peer-dead: $!";
         close $fh;
     }
@@ -94,13 +95,6 @@ diag(scalar(@failed) . ' of ' . scalar(@all) . ' requests had no 200 '
 ok(@all - @failed > $CLIENTS * 20, 'the load ran: '
    . (@all - @failed) . ' writes answered 200');
 
-# A process that is dead but not reaped yet (its parent, the peer's
-# httpd, died with it and init has not reaped it).
-sub zombie {
-    open my $fh, '<', "/proc/$_[0]/stat" or return 1;
-    return (<$fh> // '') =~ /^\d+ \(.*\) Z /;
-}
-
 # httpd reaps the dead children (it does not log a SIGKILL).
 my @alive = grep { defined } map { $_->[1] } @killed;
 for (1 .. 50) {
@@ -110,9 +104,11 @@ for (1 .. 50) {
 }
 is("@alive", '', 'each killed child is gone');
 if ($peer) {
-    my @left = @peer_processes;
+    # Every process of its group, those forked after the list was taken
+    # too.
+    my @left = (1);
     for (1 .. 50) {
-        @left = grep { -e "/proc/$_" && !zombie($_) } @left;
+        @left = SessionAPIPeer::group_members($peer_group);
         last unless @left;
         sleep 0.1;
     }

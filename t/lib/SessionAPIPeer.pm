@@ -236,8 +236,44 @@ sub stop {
     }
     if (kill 0, $pid) {
         warn "the peer httpd $pid did not stop in 15 s: killed\n";
-        kill 'KILL', $pid, @children;
+        kill_group($pid);
+        kill 'KILL', @children;
     }
+}
+
+# The process group of $pid ($pid itself for an httpd that detached: it
+# is a session leader, and its children inherit its group).
+sub group_id {
+    my $pid = shift;
+    open my $fh, '<', "/proc/$pid/stat" or return undef;
+    my $line = <$fh> // return undef;
+    return $line =~ /^\d+ \(.*\) \S+ \d+ (\d+) / ? $1 : undef;
+}
+
+# The live processes of process group $pgid (zombies left out: dead,
+# waiting for init to reap them).
+sub group_members {
+    my $pgid = shift;
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        push @pids, $1 if $line =~ /^(\d+) \(.*\) ([^Z]) \d+ (\d+) /
+                          && $3 == $pgid;
+    }
+    return @pids;
+}
+
+# SIGKILL to httpd $pid's whole process group at once. Killing the parent
+# and the children it had a moment before misses a child it forks in
+# between (it replaces the ones that die): such a child outlives its
+# parent, keeps the port, and the next server on it fails to start.
+sub kill_group {
+    my $pid = shift;
+    my $pgid = group_id($pid) // return;
+    # Never this test's own group.
+    return if $pgid == getpgrp();
+    kill '-KILL', $pgid;
 }
 
 # The processes whose parent is $pid (httpd's children), from /proc.
