@@ -8,7 +8,11 @@ use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use SessionAPITest;
+use Apache::TestRequest ();
 use SessionAPIApps;
+
+# The virtual host of the counters (t/conf/extra.conf.in).
+Apache::TestRequest::module("counters");
 
 my %opt = (what => 'CGI', path => '/counter/cgi/counter.py', var => 'SESSION');
 plan tests => SessionAPIApps::counter_test_count(%opt) + 1;

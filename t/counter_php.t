@@ -10,11 +10,15 @@ use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use SessionAPITest;
+use Apache::TestRequest ();
 use SessionAPIApps;
 
 plan skip_all => 'no php-fpm binary (php-fpm8.2 or php-fpm; Debian: '
     . 'apt-get install php8.2-fpm, or tools/install-deps)'
     unless SessionAPIApps::php_fpm_binary();
+
+# The virtual host of the counters (t/conf/extra.conf.in).
+Apache::TestRequest::module("counters");
 
 my %opt = (what => 'PHP', path => '/counter/php/counter.php',
            var => 'HTTP_X_SESSION');

@@ -10,7 +10,11 @@ use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use SessionAPITest;
+use Apache::TestRequest ();
 use SessionAPIApps;
+
+# The virtual host of the counters (t/conf/extra.conf.in).
+Apache::TestRequest::module("counters");
 
 my %opt = (what => 'proxy', path => '/counter/proxy/', var => 'X-Session',
            off_path => '/counter/proxy-off/');
