@@ -101,6 +101,9 @@ sub start_php_fpm {
     local $ENV{PHP_FPM} = php_fpm_binary() // die "no php-fpm\n";
     local $ENV{PHP_FPM_USER} = server_user() if $> == 0;
     local $ENV{PHP_FPM_CHILDREN} = 8;
+    # One that a killed run of this test left in this run's directory
+    # (tools/suite runs a failed test again).
+    system("$top/tools/php-fpm-private", 'stop', $dir);
     at_end(sub { system("$top/tools/php-fpm-private", 'stop', $dir) });
     system("$top/tools/php-fpm-private", 'start', $dir) == 0
         or die "tools/php-fpm-private start $dir failed\n";
@@ -115,6 +118,7 @@ sub start_backend {
     my $sock = "$dir/backend.sock";
     my $log = "$dir/backend.log";
     my @ids = run_as();
+    stop_left_backend($dir);
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDIN, '<', '/dev/null';
@@ -129,6 +133,10 @@ sub start_backend {
         exec('/usr/bin/python3', "$dir/backend.py", "unix:$sock")
             or POSIX::_exit(127);
     }
+    # For tools/suite, which stops it if this test is killed before END.
+    open my $pf, '>', "$dir/backend.pid" or die "$dir/backend.pid: $!";
+    print $pf "$pid\n";
+    close $pf or die "$dir/backend.pid: $!";
     at_end(sub {
         kill 'TERM', $pid;
         for (1 .. 50) {
@@ -149,6 +157,24 @@ sub start_backend {
     }
     die "the backend does not accept connections on $sock after 10 s; $log:\n"
         . slurp($log);
+}
+
+# A backend that a killed run of this test left in this run's directory
+# (tools/suite runs a failed test again): its pid file names it, and its
+# command line says it is that backend.
+sub stop_left_backend {
+    my ($dir) = @_;
+    open my $fh, '<', "$dir/backend.pid" or return;
+    my ($pid) = (<$fh> // '') =~ /^(\d+)/ or return;
+    open my $cmd, '<', "/proc/$pid/cmdline" or return;
+    my $line = <$cmd> // '';
+    return unless index($line, "$dir/backend.py") >= 0;
+    kill 'TERM', $pid;
+    for (1 .. 50) {
+        last unless kill 0, $pid;
+        select undef, undef, undef, 0.1;
+    }
+    kill 'KILL', $pid if kill 0, $pid;
 }
 
 sub slurp {
