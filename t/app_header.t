@@ -11,14 +11,25 @@ use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
+use File::Path qw(make_path);
 use URI::Escape qw(uri_escape);
 use SessionAPITest;
 
-plan tests => 63;
+plan tests => 64;
 
 Apache::TestRequest::module('apps');
 
 my $cgi = '/app/cgi/app.pl';
+
+# An SSI page that shows SESSION as it is.
+{
+    my $dir = Apache::Test::vars('documentroot') . '/app/ssi';
+    make_path($dir, { mode => 0755 });
+    open my $fh, '>', "$dir/p.html" or die "$dir/p.html: $!";
+    print $fh qq{SSI <!--#echo encoding="none" var="SESSION" -->\n};
+    close $fh or die "$dir/p.html: $!";
+    chmod 0644, "$dir/p.html";
+}
 my $proxied = '/app/proxy/app.pl';
 
 # A request to the application with these response operations (one
@@ -68,6 +79,8 @@ is(seen($res)->{header}, $enc, 'CGI: X-Session, the same');
 like($res->header('Vary') // '', qr/\bCookie\b/, 'Vary: Cookie');
 $res = app($ua, $proxied, [], 'X-Session' => $forged);
 is(seen($res)->{header}, $enc, 'proxied backend: X-Session');
+is($ua->get(base_url() . '/app/ssi/p.html')->content, "SSI $enc\n",
+   'SSI: SESSION');
 $res = app($ua, '/app-noenv/cgi/app.pl');
 is(seen($res)->{env}, '(unset)', 'SessionAPIEnv Off: no SESSION');
 is(seen($res)->{header}, $enc, 'but X-Session');

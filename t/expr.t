@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
 # authors; see LICENSE.
 # session('key') and %{session:key} in httpd's expressions: <If>, Require
-# expr, Header expr=, RewriteCond expr, SetEnvIfExpr and SSI's #if. A
+# expr, Header expr=, RewriteCond expr, SetEnvIfExpr, SSI's #if and mod_lua. A
 # lookup reads the session (Vary: Cookie) and never creates one; where
 # SessionAPI is Off it is empty. The locations are in t/conf/extra.conf.in.
 use strict;
@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use File::Path qw(make_path);
 use SessionAPITest;
 
-plan tests => 38;
+plan tests => 40;
 
 # The pages, static: nothing but the expressions uses the session.
 my $docroot = Apache::Test::vars('documentroot');
@@ -22,6 +22,13 @@ my %pages = (
     'expr/setenvif/p.html' => "setenvif page\n",
     'expr/admin.html'      => "admin page\n",
     'expr-off/p.html'      => "off page\n",
+    'expr/lua/p.lua'       => <<'LUA',
+function handle(r)
+    r.content_type = "text/plain"
+    r:puts("lua ", tostring(r:expr("session('role') == 'admin'")), "\n")
+    return apache2.OK
+end
+LUA
     'expr/ssi/p.html'      =>
         qq{<!--#if expr="%{session:role} == 'admin'" -->ADMIN}
         . qq{<!--#else -->OTHER<!--#endif -->\n}
@@ -58,6 +65,7 @@ is($res->code, 200, 'RewriteCond expr: no redirect');
 ok(!defined page('/expr/setenvif/p.html')->header('X-Admin'),
    'SetEnvIfExpr: not set');
 is(page('/expr/ssi/p.html')->content, "OTHER\nNOBODY\n", 'SSI #if expr');
+is(page('/expr/lua/p.lua')->content, "lua false\n", "mod_lua's r:expr");
 is((grep { $_->header('Set-Cookie') } @responses), 0,
    'no lookup sent a cookie');
 is(store_added($before), 0, 'and none stored a session');
@@ -84,6 +92,7 @@ is(page('/expr/setenvif/p.html')->header('X-Admin'), 'yes',
    'SetEnvIfExpr: set');
 is(page('/expr/ssi/p.html')->content, "ADMIN\nSOMEBODY\n",
    'SSI #if expr, both spellings');
+is(page('/expr/lua/p.lua')->content, "lua true\n", "mod_lua's r:expr: true");
 is((grep { $_->header('Set-Cookie') } @responses), 0,
    'no lookup sent a cookie');
 is(store_record($id)->{version}, $version, 'nor saved the session');
