@@ -114,6 +114,9 @@ static apr_status_t parse_one(apr_pool_t *p, const char *s, apr_size_t len,
         wl[n] = i - start;
         n++;
     }
+    if (n == 0) {
+        return APR_EINVAL;      /* the caller passes no blank text */
+    }
     for (k = 0; k < (int)(sizeof(names) / sizeof(names[0])); k++) {
         if (wl[0] == strlen(names[k]) && memcmp(w[0], names[k], wl[0]) == 0) {
             break;

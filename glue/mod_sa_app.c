@@ -123,7 +123,7 @@ static const char *logged_op(apr_pool_t *p, const char *op)
         len = SA_LOGGED_OP_MAX;
     }
     return apr_pstrcat(p, ap_escape_logitem(p, apr_pstrmemdup(p, op, len)),
-                       eq || len < strlen(op) ? "..." : "", NULL);
+                       eq || len < strlen(op) ? "..." : "", (char *)NULL);
 }
 
 /* Django's clear(): every key goes, the id stays. Recorded as a change,
