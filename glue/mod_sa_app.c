@@ -112,18 +112,25 @@ static int collect_line(void *data, const char *key, const char *val)
     return 1;
 }
 
-/* An operation as a log line shows it: never a value (it may be a
- * password), escaped, and bounded. */
+/* An operation as a log line shows it: its word and what follows up to
+ * the end of the next word or an "=", never more (a value may be a
+ * password, and "set pw secret" puts it in the third word); escaped, and
+ * bounded. */
 static const char *logged_op(apr_pool_t *p, const char *op)
 {
-    const char *eq = strchr(op, '=');
-    apr_size_t len = eq ? (apr_size_t)(eq + 1 - op) : strlen(op);
+    apr_size_t len = strcspn(op, " \t=");
+    apr_size_t full = strlen(op);
 
+    len += strspn(op + len, " \t");
+    len += strcspn(op + len, " \t=");
+    if (op[len] == '=') {
+        len++;
+    }
     if (len > SA_LOGGED_OP_MAX) {
         len = SA_LOGGED_OP_MAX;
     }
     return apr_pstrcat(p, ap_escape_logitem(p, apr_pstrmemdup(p, op, len)),
-                       eq || len < strlen(op) ? "..." : "", (char *)NULL);
+                       len < full ? "..." : "", (char *)NULL);
 }
 
 /* Django's clear(): every key goes, the id stays. Recorded as a change,

@@ -15,7 +15,7 @@ use File::Path qw(make_path);
 use URI::Escape qw(uri_escape);
 use SessionAPITest;
 
-plan tests => 64;
+plan tests => 67;
 
 Apache::TestRequest::module('apps');
 
@@ -150,14 +150,18 @@ ok($after && $after ne $new, 'flush then set: a new session');
 is(get_key($ua, 'after'), 'get after=1', 'holding what came after');
 
 # A malformed operation: 500, logged with its tag, nothing applied.
-for my $bad ('sett x=1', 'set x', 'incr n one', 'expiry -1', 'set x=%zz') {
+my $off_all = error_log_size();
+for my $bad ('sett x=1', 'set x', 'incr n one', 'expiry -1', 'set x=%zz',
+             'set pw s3cret') {
     my $off = error_log_size();
     $res = app($ua, $cgi, ["set applied=1; $bad"]);
     is($res->code, 500, "'$bad': 500");
-    (my $named = $bad) =~ s/=.*/=/;
+    # The operation's word and the next, never a value.
+    my ($named) = $bad =~ /^(\S+(?:\s+[^\s=]+)?=?)/;
     like(error_log_since($off), qr/SA0701: malformed session operation '\Q$named\E/,
          "'$bad': SA0701 names it");
 }
+unlike(error_log_since($off_all), qr/s3cret/, 'no value is ever logged');
 ok(!defined $res->header('X-Session'), 'a 500 does not show the header either');
 is(get_key($ua, 'applied'), 'get applied notfound', 'nothing applied');
 my $off = error_log_size();

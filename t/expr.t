@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use File::Path qw(make_path);
 use SessionAPITest;
 
-plan tests => 40;
+plan tests => 42;
 
 # The pages, static: nothing but the expressions uses the session.
 my $docroot = Apache::Test::vars('documentroot');
@@ -22,6 +22,8 @@ my %pages = (
     'expr/setenvif/p.html' => "setenvif page\n",
     'expr/admin.html'      => "admin page\n",
     'expr-off/p.html'      => "off page\n",
+    'expr/ssi/sub.html'    =>
+        qq{<!--#include virtual="/expr/lua/p.lua" -->},
     'expr/lua/p.lua'       => <<'LUA',
 function handle(r)
     r.content_type = "text/plain"
@@ -130,6 +132,16 @@ for my $role (qw(editor admin)) {
     is($ua->get(base_url() . '/expr/if/p.html')->header('X-Role'),
        $role eq 'admin' ? 'admin' : 'other', "role $role");
 }
+
+# Subrequests and internal redirects see the initial request's session,
+# changes not yet saved included.
+my $fresh = browser();
+$res = api($fresh, '/api', ['set', 'role', 'admin'],
+           ['redirect', '/expr/if/p.html']);
+is($res->header('X-Role'), 'admin',
+   '<If> after an internal redirect sees the change made before it');
+is($fresh->get(base_url() . '/expr/ssi/sub.html')->content, "lua true\n",
+   'an SSI include (a subrequest) sees the session');
 
 # Another browser does not see this one's session.
 my $other = browser();
