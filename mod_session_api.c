@@ -18,6 +18,8 @@ static void register_hooks(apr_pool_t *p)
     sa_init_register_hooks(p);
     sa_request_register_hooks(p);
     sa_api_register_hooks(p);
+    sa_expr_register_hooks(p);
+    sa_app_register_hooks(p);
     sa_counter_register_hooks(p);
     sa_status_register_hooks(p);
 }

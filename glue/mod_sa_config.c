@@ -11,6 +11,7 @@
 #include "http_core.h"
 #include "http_protocol.h"
 #include "apr_strings.h"
+#include "apr_lib.h"
 #include "apr_file_io.h"
 
 #include "mod_sa_private.h"
@@ -41,6 +42,7 @@ static const struct {
     apr_interval_time_t flush;
     apr_interval_time_t timeout;
     const char *dbd_table;      /* created by the store when missing */
+    const char *header;         /* SessionAPIHeader: none */
 } server_defaults = {
     SA_DEFAULT_STORE,
     0,
@@ -49,6 +51,7 @@ static const struct {
     APR_USEC_PER_SEC,
     APR_USEC_PER_SEC,           /* a store server's connect and command */
     SA_SQL_DEFAULT_TABLE,
+    NULL,
 };
 
 static const sa_dir_conf_t dir_defaults = {
@@ -64,6 +67,7 @@ static const sa_dir_conf_t dir_defaults = {
     0,
     64 * 1024,
     &builtin_template,
+    0,                          /* SessionAPIEnv Off */
 };
 
 /* Limits of the values a directive takes. */
@@ -109,6 +113,7 @@ void *sa_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(flush);
     MERGE_INT(timeout);
     MERGE_PTR(dbd_table);
+    MERGE_PTR(header);
     return c;
 }
 
@@ -124,6 +129,7 @@ void *sa_create_dir_conf(apr_pool_t *p, char *dir)
     c->browser_close = SA_UNSET;
     c->save_every = SA_UNSET;
     c->max_size = SA_UNSET;
+    c->env = SA_UNSET;
     return c;
 }
 
@@ -144,6 +150,7 @@ void *sa_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(save_every);
     MERGE_INT(max_size);
     MERGE_PTR(template);
+    MERGE_INT(env);
     return c;
 }
 
@@ -258,6 +265,18 @@ const char *sa_conf_dbd_table(const server_rec *s)
     const char *t = sa_sconf(s)->dbd_table;
 
     return t ? t : server_defaults.dbd_table;
+}
+
+int sa_conf_env(const sa_dir_conf_t *c)
+{
+    return DIR_INT(c, env) == 1;
+}
+
+const char *sa_conf_header(const server_rec *s)
+{
+    const char *h = sa_sconf(s)->header;
+
+    return h ? h : server_defaults.header;
 }
 
 int sa_conf_dbd_table_own(const server_rec *s)
@@ -493,6 +512,46 @@ static const char *set_max_size(cmd_parms *cmd, void *dconf, const char *arg)
                         &((sa_dir_conf_t *)dconf)->max_size);
 }
 
+/* A header name (an HTTP token) that no other part of httpd or of the
+ * module gives a meaning: the client's copy is removed on every request,
+ * and the application's never reaches the client. */
+static const char *set_header(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    static const char *const reserved[] = {
+        "Cookie", "Set-Cookie", "Set-Cookie2", "Host", "Connection",
+        "Content-Length", "Content-Type", "Transfer-Encoding", "Vary",
+        "Location", "Status", "Authorization", "Upgrade", "TE", "Trailer",
+        "Expect", "Keep-Alive", "Proxy-Authorization"
+    };
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *c;
+    apr_size_t i;
+
+    (void)dconf;
+    if (err != NULL) {
+        return err;
+    }
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-') {
+            break;
+        }
+    }
+    if (*arg == '\0' || *c != '\0' || strlen(arg) > 64) {
+        return apr_psprintf(cmd->pool, "SessionAPIHeader '%s': not a header "
+                            "name (letters, digits and -, at most 64)", arg);
+    }
+    for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (strcasecmp(arg, reserved[i]) == 0) {
+            return apr_psprintf(cmd->pool, "SessionAPIHeader '%s': a header "
+                                "HTTP or httpd already gives a meaning; "
+                                "choose another (for example X-Session)",
+                                arg);
+        }
+    }
+    cmd_sconf(cmd)->header = arg;
+    return NULL;
+}
+
 /* The file cut at every {{count}}. */
 static const char *set_template(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -601,6 +660,16 @@ const command_rec sa_cmds[] = {
     AP_INIT_TAKE1("SessionAPICounterTemplate", set_template, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "file whose every {{count}} the visitor counter replaces"),
+    AP_INIT_FLAG("SessionAPIEnv", ap_set_flag_slot,
+                 (void *)offsetof(sa_dir_conf_t, env),
+                 RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                 "On to give CGI, FastCGI and SSI the session in the "
+                 "environment variable SESSION"),
+    AP_INIT_TAKE1("SessionAPIHeader", set_header, NULL, RSRC_CONF,
+                  "the request header that carries the session to "
+                  "backends and the response header of their changes "
+                  "(for example X-Session); the client's copy is always "
+                  "removed"),
     { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }
 };
 

@@ -12,6 +12,9 @@
  *   mod_sa_background.c  mod_watchdog work: purge, buffer flushes
  *   mod_sa_status.c      figures for mod_status
  *   mod_sa_dbd.c         the "dbd" store: SQL on mod_dbd's connections
+ *   mod_sa_expr.c        session('key') and %{session:key} in expressions
+ *   mod_sa_app.c         applications: SessionAPIEnv, SessionAPIHeader in
+ *                        requests, and the operations of their responses
  * mod_session_api.c is the module record and calls each *_register_hooks. */
 #ifndef MOD_SA_PRIVATE_H
 #define MOD_SA_PRIVATE_H
@@ -48,6 +51,7 @@ typedef struct sa_server_conf_t {
     apr_interval_time_t flush;  /* SessionAPIStoreBufferFlush */
     apr_interval_time_t timeout;/* SessionAPIStoreTimeout */
     const char *dbd_table;      /* SessionAPIDBDTable */
+    const char *header;         /* SessionAPIHeader */
 } sa_server_conf_t;
 
 typedef struct sa_dir_conf_t {
@@ -65,6 +69,7 @@ typedef struct sa_dir_conf_t {
     /* The counter page cut at every {{count}}: const char *, one more
      * piece than there are marks. */
     const apr_array_header_t *template;
+    int env;                    /* SessionAPIEnv */
 } sa_dir_conf_t;
 
 /* Per request, kept on the initial request so that subrequests and
@@ -80,6 +85,7 @@ typedef struct sa_req_t {
     int cookies_seen;           /* cookies with our name, valid or not */
     int saved;                  /* stored at least once in this request */
     int finalized;              /* headers are leaving: no more changes */
+    int vary;                   /* Vary: Cookie added by a read */
 } sa_req_t;
 
 /* mod_sa_config.c: the directives, and the effective values, defaults
@@ -109,6 +115,9 @@ apr_interval_time_t sa_conf_timeout(const server_rec *s);
  * default one, when SessionAPIDBDTable is not given). */
 const char *sa_conf_dbd_table(const server_rec *s);
 int sa_conf_dbd_table_own(const server_rec *s);
+/* SessionAPIEnv where r is; SessionAPIHeader of r's server, or NULL. */
+int sa_conf_env(const sa_dir_conf_t *c);
+const char *sa_conf_header(const server_rec *s);
 /* Start-up check of what no single directive can see; NULL or a message. */
 const char *sa_conf_check(apr_pool_t *p, server_rec *s);
 
@@ -126,6 +135,9 @@ apr_status_t sa_request_session(request_rec *r, sa_session_t **out);
 /* The same, for a change: APR_EINCOMPLETE once the headers are leaving. */
 apr_status_t sa_request_writable(request_rec *r, sa_session_t **out);
 apr_status_t sa_request_save(request_rec *r, sa_session_t *s, int touch);
+/* Marks the response as depending on the cookie (Vary: Cookie), once,
+ * for reads that may come after the save (mod_headers' output filter). */
+void sa_request_vary(request_rec *r);
 /* The expiry policy the request's session is saved under (that of the
  * request that first used it); only after sa_request_session succeeded. */
 sa_policy_t sa_request_policy(request_rec *r);
@@ -137,6 +149,16 @@ apr_status_t session_api_set(request_rec *r, const char *key,
                              const char *value, apr_size_t len);
 apr_status_t session_api_incr(request_rec *r, const char *key,
                               apr_int64_t delta, apr_int64_t *result);
+
+/* mod_sa_expr.c */
+void sa_expr_register_hooks(apr_pool_t *p);
+
+/* mod_sa_app.c */
+void sa_app_register_hooks(apr_pool_t *p);
+/* Applies the operations of r's response header SessionAPIHeader to the
+ * session and removes the header; called by the save, before it. OK, or
+ * the HTTP status to answer instead (logged). */
+int sa_app_apply_ops(request_rec *r);
 
 /* mod_sa_counter.c */
 void sa_counter_register_hooks(apr_pool_t *p);

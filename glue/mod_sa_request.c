@@ -150,6 +150,19 @@ apr_status_t sa_request_writable(request_rec *r, sa_session_t **out)
     return sa_request_session(r, out);
 }
 
+/* On the initial request's error headers: an internal redirect shares that
+ * table, and a subrequest's own headers never reach the client. */
+void sa_request_vary(request_rec *r)
+{
+    sa_req_t *st = sa_req_state(r);
+
+    if (!st->vary) {
+        st->vary = 1;
+        apr_table_mergen(initial_request(r)->err_headers_out, "Vary",
+                         "Cookie");
+    }
+}
+
 sa_policy_t sa_request_policy(request_rec *r)
 {
     return sa_conf_policy(sa_req_state(r)->conf);
@@ -221,12 +234,17 @@ static int finalize(request_rec *r)
 {
     sa_req_t *st = sa_req_state(r);
     sa_session_t *s;
-    int touch;
+    int touch, status;
 
     if (st->finalized) {
         return OK;
     }
     st->finalized = 1;
+    /* An application's changes (SessionAPIHeader) go into this save. */
+    status = sa_app_apply_ops(r);
+    if (status != OK) {
+        return status;
+    }
     if (st->session == NULL && st->load_error == APR_SUCCESS
         && refresh_unused(r) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;

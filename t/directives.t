@@ -49,6 +49,12 @@ my @bad = (
     ['SessionAPIMaxSize 10',                   qr/SessionAPIMaxSize '10': must be a whole number from 64 to/],
     ['SessionAPICounterTemplate /nonexistent/page.html',
         qr/SessionAPICounterTemplate '\/nonexistent\/page.html': cannot read \/nonexistent\/page.html: No such file/],
+    ['SessionAPIEnv sometimes',                qr/SessionAPIEnv must be On or Off/],
+    ['SessionAPIHeader "X Session"',           qr/SessionAPIHeader 'X Session': not a header name/],
+    ['SessionAPIHeader X_Session',             qr/SessionAPIHeader 'X_Session': not a header name/],
+    ['SessionAPIHeader cookie',                qr/SessionAPIHeader 'cookie': a header HTTP or httpd already gives a meaning/],
+    ["<Location /x>\nSessionAPIHeader X-Session\n</Location>",
+                                               qr/SessionAPIHeader not allowed in <Location> context/],
     ['SessionAPICounterTemplate /etc/hostname', qr/SessionAPICounterTemplate '\/etc\/hostname': the template has no \{\{count\}\}/],
 );
 
@@ -56,7 +62,7 @@ plan tests => 2 * @bad + 9 + 6 + 12;
 
 for my $case (@bad) {
     my ($directive, $message) = @$case;
-    my $conf = $directive =~ /^(<VirtualHost|SessionAPI(Store|Cleanup))/
+    my $conf = $directive =~ /^(<VirtualHost|<Location|SessionAPI(Store|Cleanup|Header))/
              ? $directive                                   # server-wide
              : "<Location /x>\n$directive\n</Location>";
     my ($code, $out) = httpd_with($conf, '-t');
@@ -66,7 +72,8 @@ for my $case (@bad) {
 
 my ($code, $out) = httpd_with("SessionAPIStoreSync On\nSessionAPICleanupInterval 60\n"
                              . "SessionAPIStoreBuffer 16M\nSessionAPIStoreBufferFlush 250ms\n"
-                             . "<Location /x>\nSessionAPI On\n</Location>", '-t');
+                             . "SessionAPIHeader X-Session\n"
+                             . "<Location /x>\nSessionAPI On\nSessionAPIEnv On\n</Location>", '-t');
 is($code, 0, 'a good configuration passes the config test') or diag $out;
 
 # A store that cannot be opened stops start-up with the path and the reason;
