@@ -33,6 +33,7 @@ use LWP::UserAgent ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use SessionAPITest;
+use SessionAPIPeer ();
 
 my $CLIENTS = 12;
 my $MAX_PER_CLIENT = 2000;
@@ -85,10 +86,11 @@ sub parent_pid {
     return defined $pid && $pid =~ /^(\d+)/ ? $1 : undef;
 }
 
-# The children of the running parent.
+# The children of the running parent that serve requests (not
+# mod_cgid's daemon).
 sub children {
     my $parent = parent_pid() or return ();
-    return grep { /^\d+$/ && $_ != $parent } split /\s+/, `pgrep -P $parent`;
+    return grep { $_ != $parent } SessionAPIPeer::workers_of($parent);
 }
 
 # kill -9, never the parent; returns how many were killed.

@@ -40,7 +40,7 @@ my (@killed, @peer_processes, $peer_group);
 # Kills one child of the httpd whose parent is $pid; returns its pid.
 sub kill_a_child {
     my $pid = shift;
-    my @children = SessionAPIPeer::children_of($pid);
+    my @children = SessionAPIPeer::workers_of($pid);
     return undef unless @children;
     my $victim = $children[rand @children];
     kill 'KILL', $victim or return undef;

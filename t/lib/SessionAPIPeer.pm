@@ -289,6 +289,18 @@ sub children_of {
     return @pids;
 }
 
+# The children of httpd $pid that serve requests: those with more than one
+# thread (an event or worker child runs its listener and worker threads).
+# mod_cgid's daemon, a child too, has one thread: killing it tests
+# nothing of sessions, and httpd then restarts it.
+sub workers_of {
+    my $ppid = shift;
+    return grep {
+        my @tasks = glob "/proc/$_/task/*";
+        @tasks > 1;
+    } children_of($ppid);
+}
+
 # Runs $code->($client) in $clients forked processes at once; each returns
 # a list of lines. $meanwhile->(), if given, runs in this process while
 # they do. Returns the lines, one array per client, once all are done.
