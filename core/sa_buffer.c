@@ -97,6 +97,7 @@ typedef struct {
     apr_uint64_t hits, misses, evictions, flushed, taken_over;
     apr_uint32_t batches;       /* the last batch number given */
     apr_interval_time_t mark_limit; /* a mark older than this is stale */
+    apr_uint32_t write_through; /* every change reaches the store first */
 } sb_header_t;
 
 struct sa_buffer_t {
@@ -492,15 +493,149 @@ static apr_status_t lock_with_room(sa_buffer_t *b, sa_store_t *inner,
     return APR_ENOSPC;
 }
 
+/* ------------------------------------------------------------------ */
+/* write-through: the inner store first, then the table                */
+
+/* Under the lock, once the inner store has answered a write of entry
+ * id: the store is the authority, and the table follows it only where it
+ * provably held the version the write was based on (based_on) and the
+ * write went in (rec not NULL). Anything else (a refused or failed write,
+ * which may or may not have reached the store before failing, or an entry
+ * another write got to first) drops the entry, so that the next load asks
+ * the store. The bucket's count moves either way, so that a load that read
+ * the store before this write cannot fill the table with what it read. */
+static void wt_settle(sa_buffer_t *b, const char *id, apr_uint32_t bucket,
+                      apr_int64_t based_on, const sa_record_t *rec)
+{
+    apr_uint32_t i = find(b, id, bucket);
+    sb_entry_t *e;
+
+    b->seqs[bucket]++;
+    if (i == SB_NONE) {
+        /* Never added here: another write to it may have settled first,
+         * and only a load knows what the store holds now. */
+        return;
+    }
+    e = ENTRY(b, i);
+    if (rec != NULL && e->version == rec->version
+        && !(e->flags & SB_REMOVED)) {
+        return;                 /* a load read this very write already */
+    }
+    if (rec != NULL && e->version == based_on && !(e->flags & SB_REMOVED)
+        && (chunks_for(rec->len) <= chunks_for(e->len)
+            || make_room(b, 0, chunks_for(rec->len) - chunks_for(e->len),
+                         i))) {
+        put_data(b, e, rec->data, rec->len);
+        e->version = e->stored = rec->version;
+        e->expiry = rec->expiry;
+        e->flags |= SB_REF;
+        return;
+    }
+    drop(b, i);
+}
+
+static apr_status_t wt_insert(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              const sa_record_t *rec, const char **why)
+{
+    apr_uint32_t bucket = bucket_of(b, id), ticket, i;
+    const char *lwhy = NULL;
+    apr_status_t rv = lock(b, why);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    ticket = b->seqs[bucket];
+    unlock(b);
+    rv = sa_store_direct_insert(inner, p, id, rec, why);
+    if (lock(b, &lwhy) != APR_SUCCESS) {
+        /* The store has it (or refused it): the table lacks it, or holds
+         * what a load read, and nothing else can be learned. */
+        if (rv == APR_SUCCESS) {
+            *why = lwhy;
+            rv = APR_EGENERAL;
+        }
+        return rv;
+    }
+    i = find(b, id, bucket);
+    if (rv == APR_SUCCESS && i == SB_NONE && b->seqs[bucket] == ticket) {
+        /* No write settled in this bucket meanwhile: the store's copy is
+         * this one. */
+        i = add(b, id, bucket, rec->len);
+        if (i != SB_NONE) {
+            sb_entry_t *e = ENTRY(b, i);
+            put_data(b, e, rec->data, rec->len);
+            e->version = e->stored = rec->version;
+            e->expiry = rec->expiry;
+        }
+        b->seqs[bucket]++;
+    }
+    else {
+        wt_settle(b, id, bucket, -1, rv == APR_SUCCESS ? rec : NULL);
+    }
+    unlock(b);
+    return rv;
+}
+
+static apr_status_t wt_update(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              apr_int64_t expected, const sa_record_t *rec,
+                              const char **why)
+{
+    apr_uint32_t bucket = bucket_of(b, id);
+    const char *lwhy = NULL;
+    /* The store's compare-and-set decides, not the table's copy: the
+     * table may lag a write whose process has not settled it yet (or was
+     * killed before it could), and every such lag only costs a refusal
+     * by the store that drops the entry. */
+    apr_status_t rv = sa_store_direct_update(inner, p, id, expected, rec,
+                                             why);
+
+    if (lock(b, &lwhy) != APR_SUCCESS) {
+        if (rv == APR_SUCCESS) {
+            *why = lwhy;
+            rv = APR_EGENERAL;
+        }
+        return rv;
+    }
+    wt_settle(b, id, bucket, expected, rv == APR_SUCCESS ? rec : NULL);
+    unlock(b);
+    return rv;
+}
+
+static apr_status_t wt_remove(sa_buffer_t *b, sa_store_t *inner,
+                              apr_pool_t *p, const char *id,
+                              const char **why)
+{
+    apr_uint32_t bucket = bucket_of(b, id);
+    const char *lwhy = NULL;
+    apr_status_t rv = sa_store_direct_remove(inner, p, id, why);
+
+    if (lock(b, &lwhy) != APR_SUCCESS) {
+        if (rv == APR_SUCCESS) {
+            *why = lwhy;
+            rv = APR_EGENERAL;
+        }
+        return rv;
+    }
+    wt_settle(b, id, bucket, -1, NULL);
+    unlock(b);
+    return rv;
+}
+
 apr_status_t sa_buffer_insert(sa_buffer_t *b, sa_store_t *inner,
                               apr_pool_t *p, const char *id,
                               const sa_record_t *rec, const char **why)
 {
-    apr_uint32_t bucket = bucket_of(b, id), i;
+    apr_uint32_t bucket, i;
     sb_entry_t *e;
-    apr_status_t rv = lock_with_room(b, inner, p, 1, chunks_for(rec->len),
-                                     why);
+    apr_status_t rv;
 
+    if (b->h->write_through) {
+        return wt_insert(b, inner, p, id, rec, why);
+    }
+    bucket = bucket_of(b, id);
+    rv = lock_with_room(b, inner, p, 1, chunks_for(rec->len), why);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -532,6 +667,9 @@ apr_status_t sa_buffer_update(sa_buffer_t *b, sa_store_t *inner,
     apr_uint32_t bucket = bucket_of(b, id);
     int tries;
 
+    if (b->h->write_through) {
+        return wt_update(b, inner, p, id, expected, rec, why);
+    }
     for (tries = 0; tries <= SB_FILL_TRIES; tries++) {
         apr_uint32_t i, ticket;
         sa_record_t cur;
@@ -594,10 +732,15 @@ apr_status_t sa_buffer_remove(sa_buffer_t *b, sa_store_t *inner,
                               apr_pool_t *p, const char *id,
                               const char **why)
 {
-    apr_uint32_t bucket = bucket_of(b, id), i;
+    apr_uint32_t bucket, i;
     sb_entry_t *e;
-    apr_status_t rv = lock_with_room(b, inner, p, 1, 0, why);
+    apr_status_t rv;
 
+    if (b->h->write_through) {
+        return wt_remove(b, inner, p, id, why);
+    }
+    bucket = bucket_of(b, id);
+    rv = lock_with_room(b, inner, p, 1, 0, why);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1032,6 +1175,11 @@ apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
     }
 }
 
+void sa_buffer_write_through(sa_buffer_t *b, int on)
+{
+    b->h->write_through = on != 0;
+}
+
 void sa_buffer_mark_limit(sa_buffer_t *b, apr_interval_time_t limit)
 {
     b->h->mark_limit = limit;
@@ -1049,4 +1197,5 @@ void sa_buffer_stats(sa_buffer_t *b, sa_buffer_stats_t *st)
     st->evictions = b->h->evictions;
     st->flushed = b->h->flushed;
     st->taken_over = b->h->taken_over;
+    st->write_through = (int)b->h->write_through;
 }
