@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
  * authors; see LICENSE. */
-/* The write-back buffer (see sa_buffer.h).
+/* The store buffer, write-back or write-through (see sa_buffer.h).
  *
  * The segment holds a hash table of entries, chained through indices (it is
  * inherited at the same address by every child, but indices keep it honest),
@@ -29,6 +29,11 @@
  *    batch taken over under its feet changes nothing when it ends.
  *  - A removed session stays as a tombstone until its removal is flushed,
  *    so no load can find the inner store's older copy.
+ *  - Write-through: nothing is ever dirty. The inner store is the truth and
+ *    decides every compare-and-set; an entry changes only after the store
+ *    took the write, and only from the version that write was based on.
+ *    Every write moves its bucket's eviction count, so a load that read
+ *    the store before it cannot fill the table with what it read.
  */
 #include <errno.h>
 #include <signal.h>
@@ -59,6 +64,17 @@
 #define SB_MARK_STALE   apr_time_from_sec(300)
 #define SB_PIDS_SEEN    8               /* flushers' pids checked per scan */
 #define SB_HELD_WAIT    apr_time_from_msec(10) /* for others' batches */
+/* Back-pressure: new visitors can arrive faster than the store takes
+ * their sessions, and then the table fills with sessions not yet written.
+ * Rather than let the requests that find it full wait for the store (a
+ * few requests waiting a whole batch's commit: the p99), every write that
+ * leaves a session waiting sleeps a little once more than PACE_FROM
+ * percent of the table waits, up to PACE_MAX at PACE_FULL percent: the
+ * same short delay for every writer, which slows the arrivals to the
+ * store's pace and leaves the flusher the CPU. */
+#define SB_PACE_FROM    50
+#define SB_PACE_FULL    90
+#define SB_PACE_MAX     2000            /* us */
 
 enum {
     SB_DIRTY = 1,       /* changed since the inner store last saw it */
@@ -353,6 +369,33 @@ static apr_uint32_t add(sa_buffer_t *b, const char *id, apr_uint32_t bucket,
     b->heads[bucket] = i;
     b->h->used++;
     return i;
+}
+
+/* Under the lock: how long a writer that left a session waiting should
+ * sleep once it has let go of the lock (see SB_PACE_FROM). */
+static apr_interval_time_t pace(const sa_buffer_t *b)
+{
+    apr_uint64_t n = b->h->nentries, d = b->h->dirty;
+    apr_uint64_t from = n * SB_PACE_FROM / 100, full = n * SB_PACE_FULL / 100;
+
+    if (b->h->write_through || d <= from) {
+        return 0;
+    }
+    if (d >= full || full <= from) {
+        return SB_PACE_MAX;
+    }
+    return (apr_interval_time_t)(SB_PACE_MAX * (d - from) / (full - from));
+}
+
+/* Unlocks, then sleeps as pace() said. */
+static void unlock_paced(sa_buffer_t *b)
+{
+    apr_interval_time_t t = pace(b);
+
+    unlock(b);
+    if (t > 0) {
+        apr_sleep(t);
+    }
 }
 
 static void mark_dirty(sa_buffer_t *b, sb_entry_t *e)
@@ -655,7 +698,7 @@ apr_status_t sa_buffer_insert(sa_buffer_t *b, sa_store_t *inner,
     e->version = rec->version;
     e->expiry = rec->expiry;
     mark_dirty(b, e);
-    unlock(b);
+    unlock_paced(b);
     return APR_SUCCESS;
 }
 
@@ -703,7 +746,7 @@ apr_status_t sa_buffer_update(sa_buffer_t *b, sa_store_t *inner,
             e->expiry = rec->expiry;
             e->flags |= SB_REF;
             mark_dirty(b, e);
-            unlock(b);
+            unlock_paced(b);
             return APR_SUCCESS;
         }
         ticket = b->seqs[bucket];
@@ -753,7 +796,7 @@ apr_status_t sa_buffer_remove(sa_buffer_t *b, sa_store_t *inner,
     free_chunks(b, e);
     e->flags |= SB_REMOVED;
     mark_dirty(b, e);
-    unlock(b);
+    unlock_paced(b);
     return APR_SUCCESS;
 }
 

@@ -677,6 +677,49 @@ static void test_deadline(apr_pool_t *p, sa_store_t *real)
     flush_all(bs, p, "deadline: the rest");
 }
 
+/* Sessions arriving faster than the store takes them: once most of the
+ * table waits to be written, each write sleeps (the same for every
+ * writer), and none is refused or dropped while there is room. */
+static void test_pacing(apr_pool_t *p, sa_store_t *inner)
+{
+    sa_store_t *bs = open_buffered(p, inner, 64 * 1024);
+    apr_time_t now = apr_time_now(), t0, slowest_low = 0, fastest_high = -1;
+    const char *why = NULL;
+    sa_buffer_stats_t st;
+    int i, refused = 0;
+
+    if (bs == NULL) {
+        ok(0, "pacing: the buffer opens");
+        return;
+    }
+    sa_buffer_stats(bs->buffer, &st);
+    for (i = 0; i < (int)st.entries * 95 / 100; i++) {
+        sa_record_t r = rec_of("a=1", now + HOUR);
+        apr_interval_time_t took;
+        sa_buffer_stats_t before;
+
+        sa_buffer_stats(bs->buffer, &before);
+        t0 = apr_time_now();
+        refused += sa_store_insert(bs, p, new_id(p), &r, &why) != APR_SUCCESS;
+        took = apr_time_now() - t0;
+        if (before.dirty + 1 >= st.entries * 90 / 100
+            && (fastest_high < 0 || took < fastest_high)) {
+            fastest_high = took;
+        }
+        if (before.dirty + 1 <= st.entries * 40 / 100 && took > slowest_low) {
+            slowest_low = took;
+        }
+    }
+    is_int(refused, 0, "pacing: every write accepted (%u entries)",
+           st.entries);
+    ok(fastest_high >= 2000, "pacing: with 90%% of the table waiting, each "
+       "write sleeps 2 ms (the fastest took %" APR_TIME_T_FMT " us)",
+       fastest_high);
+    diag("pacing: the slowest write below 40%% took %" APR_TIME_T_FMT " us",
+         slowest_low);
+    flush_all(bs, p, "pacing: everything");
+}
+
 /* ------------------------------------------------------------------ */
 /* write-through                                                       */
 
@@ -833,6 +876,7 @@ int main(void)
     test_waits_for_held(p, sqlite);
     test_hung_flusher(p, sqlite);
     test_deadline(p, sqlite);
+    test_pacing(p, sqlite);
     test_write_through(p, sqlite);
     test_write_through_failing(p, sqlite);
     if (mkdir(apr_pstrcat(p, dir, "/gone", (char *)NULL), 0700) != 0) {
