@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
  * authors; see LICENSE. */
-/* The write-back buffer: a table of sessions in shared memory in front of
+/* The store buffer: a table of sessions in shared memory in front of
  * a store, so that a request loads and saves with a lookup and a copy
  * under one lock, and the store sees each changed session once per flush,
  * in batches. It is a layer, not a store: sa_buffer_attach puts it in
@@ -18,6 +18,14 @@
  * store at the next flush, so a crash of the whole machine, or a kill -9 of
  * every process holding the segment, loses what was not flushed yet. It
  * assumes this server is the only writer of the inner store.
+ *
+ * In write-through mode (sa_buffer_write_through) it gives up nothing: the
+ * table serves loads, but every insert, update and remove is the inner
+ * store's own call, made before it returns, and the inner store's
+ * compare-and-set decides. The table then only ever holds what the store
+ * holds (or lags it, briefly, for a write not yet settled, which costs a
+ * refusal, never a lost update); a write the store refuses or fails drops
+ * the session from the table, and nothing is ever waiting to be flushed.
  */
 #ifndef SA_STORE_BUFFER_H
 #define SA_STORE_BUFFER_H
@@ -36,6 +44,7 @@ typedef struct sa_buffer_stats_t {
     apr_uint64_t hits, misses, evictions, flushed;
     apr_uint64_t taken_over;    /* sessions whose flusher died (or hung)
                                    mid-batch, flushed again by another */
+    int write_through;          /* 1: write-through, 0: write-back */
 } sa_buffer_stats_t;
 
 /* A segment of about `bytes` in pool p, which must outlive every process
@@ -90,6 +99,11 @@ apr_status_t sa_buffer_flush(sa_store_t *s, apr_pool_t *p, int max,
 apr_status_t sa_buffer_flush_all(sa_store_t *s, apr_pool_t *p, int batch,
                                  apr_time_t deadline, int *written, int *left,
                                  const char **why);
+
+/* Makes b write-through (on) or write-back (0, as created), for every
+ * process sharing it; only before its first use: a write-back table may
+ * hold changes the store lacks, which write-through would not write. */
+void sa_buffer_write_through(sa_buffer_t *b, int on);
 
 /* How long a flusher may hold a session before another flush takes it
  * over as if the flusher were dead (5 minutes unless set: far longer than

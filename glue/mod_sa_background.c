@@ -355,6 +355,9 @@ static int find_buffer(apr_pool_t *ptemp, server_rec *s, sa_store_t *inner,
                          " for store %s: %s", want, inner->name, why);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        /* Before any child uses it: a write-back buffer may hold
+         * changes a write-through one would never write. */
+        sa_buffer_write_through(*b, sa_conf_write_through(s));
         if (keep_process_data(s, key, *b) != APR_SUCCESS) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -362,13 +365,18 @@ static int find_buffer(apr_pool_t *ptemp, server_rec *s, sa_store_t *inner,
     if (*b != NULL) {
         sa_buffer_stats(*b, &st);
     }
-    if (!first && (*b == NULL ? want > 0 : (apr_int64_t)st.bytes != want)) {
+    if (!first && (*b == NULL ? want > 0
+                   : (apr_int64_t)st.bytes != want
+                     || st.write_through != sa_conf_write_through(s))) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SA0109: "
                      "SessionAPIStoreBuffer is read at a full start "
                      "only (stop, then start): store %s keeps %s until "
                      "then", inner->name,
-                     *b ? apr_psprintf(ptemp, "its buffer of %"
-                                       APR_SIZE_T_FMT " bytes", st.bytes)
+                     *b ? apr_psprintf(ptemp, "its %s buffer of %"
+                                       APR_SIZE_T_FMT " bytes",
+                                       st.write_through ? "write-through"
+                                                        : "write-back",
+                                       st.bytes)
                         : "no buffer");
     }
     return OK;
@@ -444,10 +452,17 @@ int sa_background_buffers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         sa_buffer_stats(b, &st);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "SA0108: store %s: "
-                     "write-back buffer of %u sessions, written every %"
-                     APR_TIME_T_FMT " ms", store->name, st.entries,
-                     apr_time_as_msec(sa_conf_flush(s)));
+        if (st.write_through) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "SA0108: store %s: "
+                         "write-through buffer of %u sessions", store->name,
+                         st.entries);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "SA0108: store %s: "
+                         "write-back buffer of %u sessions, written every %"
+                         APR_TIME_T_FMT " ms", store->name, st.entries,
+                         apr_time_as_msec(sa_conf_flush(s)));
+        }
     }
     return OK;
 }

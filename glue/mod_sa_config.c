@@ -39,6 +39,7 @@ static const struct {
     int sync;
     apr_int64_t cleanup;        /* seconds */
     apr_int64_t buffer;         /* bytes, 0 Off */
+    int write_through;          /* the buffer's mode: 0 write-back */
     apr_interval_time_t flush;
     apr_interval_time_t timeout;
     const char *dbd_table;      /* created by the store when missing */
@@ -48,6 +49,7 @@ static const struct {
     0,
     300,
     0,
+    0,                          /* write-back */
     APR_USEC_PER_SEC,
     APR_USEC_PER_SEC,           /* a store server's connect and command */
     SA_SQL_DEFAULT_TABLE,
@@ -93,6 +95,7 @@ void *sa_create_server_conf(apr_pool_t *p, server_rec *s)
     c->sync = SA_UNSET;
     c->cleanup = SA_UNSET;
     c->buffer = SA_UNSET;
+    c->write_through = SA_UNSET;
     c->flush = SA_UNSET;
     c->timeout = SA_UNSET;
     return c;
@@ -110,6 +113,7 @@ void *sa_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(sync);
     MERGE_INT(cleanup);
     MERGE_INT(buffer);
+    MERGE_INT(write_through);
     MERGE_INT(flush);
     MERGE_INT(timeout);
     MERGE_PTR(dbd_table);
@@ -250,6 +254,11 @@ apr_int64_t sa_conf_buffer(const server_rec *s)
     return SRV_INT(sa_sconf(s), buffer);
 }
 
+int sa_conf_write_through(const server_rec *s)
+{
+    return SRV_INT(sa_sconf(s), write_through) == 1;
+}
+
 apr_interval_time_t sa_conf_flush(const server_rec *s)
 {
     return SRV_INT(sa_sconf(s), flush);
@@ -346,8 +355,9 @@ static const char *set_cleanup(cmd_parms *cmd, void *dconf, const char *arg)
     return parse_number(cmd, arg, 0, SA_CLEANUP_LIMIT, &cmd_sconf(cmd)->cleanup);
 }
 
-/* Off, or a size in bytes with an optional K, M or G. */
-static const char *set_buffer(cmd_parms *cmd, void *dconf, const char *arg)
+/* Off, or a size in bytes with an optional K, M or G, and the mode. */
+static const char *set_buffer(cmd_parms *cmd, void *dconf, const char *arg,
+                              const char *mode)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     apr_int64_t v;
@@ -357,8 +367,23 @@ static const char *set_buffer(cmd_parms *cmd, void *dconf, const char *arg)
         return err;
     }
     if (strcasecmp(arg, "Off") == 0) {
+        if (mode != NULL) {
+            return apr_psprintf(cmd->pool, "SessionAPIStoreBuffer Off takes "
+                                "no mode ('%s')", mode);
+        }
         cmd_sconf(cmd)->buffer = 0;
         return NULL;
+    }
+    if (mode == NULL || strcasecmp(mode, "write-back") == 0) {
+        cmd_sconf(cmd)->write_through = mode ? 0 : SA_UNSET;
+    }
+    else if (strcasecmp(mode, "write-through") == 0) {
+        cmd_sconf(cmd)->write_through = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "SessionAPIStoreBuffer %s '%s': the "
+                            "mode is write-back (the default) or "
+                            "write-through", arg, mode);
     }
     if (sa_values_size(arg, SA_BUFFER_MIN, SA_BUFFER_LIMIT, &v)
         != APR_SUCCESS) {
@@ -616,10 +641,12 @@ const command_rec sa_cmds[] = {
     AP_INIT_FLAG("SessionAPIStoreSync", set_store_sync, NULL, RSRC_CONF,
                  "On to make every save reach the disk before the response "
                  "(survives power loss; slower)"),
-    AP_INIT_TAKE1("SessionAPIStoreBuffer", set_buffer, NULL, RSRC_CONF,
-                  "Off, or the size of a shared-memory buffer that holds "
-                  "sessions and writes them to the store in batches "
-                  "(for example 64M; read at a full start only)"),
+    AP_INIT_TAKE12("SessionAPIStoreBuffer", set_buffer, NULL, RSRC_CONF,
+                   "Off, or the size of a shared-memory buffer that holds "
+                   "sessions (for example 64M; read at a full start only), "
+                   "then write-back (the default: changes reach the store "
+                   "in batches) or write-through (every save reaches the "
+                   "store before the response)"),
     AP_INIT_TAKE1("SessionAPIStoreBufferFlush", set_buffer_flush, NULL,
                   RSRC_CONF, "how often the buffer writes changed sessions "
                   "to the store (default 1s)"),

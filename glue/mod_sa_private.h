@@ -48,6 +48,7 @@ typedef struct sa_server_conf_t {
     int sync;                   /* SessionAPIStoreSync */
     apr_int64_t cleanup;        /* SessionAPICleanupInterval, seconds */
     apr_int64_t buffer;         /* SessionAPIStoreBuffer, bytes; 0 Off */
+    int write_through;          /* its mode: 1 write-through, 0 write-back */
     apr_interval_time_t flush;  /* SessionAPIStoreBufferFlush */
     apr_interval_time_t timeout;/* SessionAPIStoreTimeout */
     const char *dbd_table;      /* SessionAPIDBDTable */
@@ -109,6 +110,7 @@ const char *sa_conf_default_store(void);
 int sa_conf_sync(const server_rec *s);
 apr_interval_time_t sa_conf_cleanup(const server_rec *s);
 apr_int64_t sa_conf_buffer(const server_rec *s);
+int sa_conf_write_through(const server_rec *s);
 apr_interval_time_t sa_conf_flush(const server_rec *s);
 apr_interval_time_t sa_conf_timeout(const server_rec *s);
 /* The table of the dbd store, and whether the store creates it (only the

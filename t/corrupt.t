@@ -16,8 +16,8 @@ my $nid = cookie_id(api($neighbour, '/api', ['set', 'who', 'neighbour']));
 my $nrec = store_record($nid);
 
 store_corrupt($vid);
-# The write-back buffer holds the sound copy until the server restarts.
-restart_server() if buffered();
+# The buffer (either mode) holds the sound copy until the server restarts.
+restart_server() if has_buffer();
 my $log = error_log_size();
 my $res = api($victim, '/api', ['get', 'who'], ['set', 'who', 'again']);
 is($res->code, 200, 'a corrupted session answers 200');

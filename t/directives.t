@@ -30,6 +30,8 @@ my @bad = (
     ['SessionAPIStoreBuffer lots',             qr/SessionAPIStoreBuffer 'lots' is not Off or a size from 1M to 64G/],
     ['SessionAPIStoreBuffer 512K',             qr/SessionAPIStoreBuffer '512K' is not Off or a size/],
     ['SessionAPIStoreBuffer 65G',              qr/SessionAPIStoreBuffer '65G' is not Off or a size/],
+    ['SessionAPIStoreBuffer 4M write-around',  qr/SessionAPIStoreBuffer 4M 'write-around': the mode is write-back \(the default\) or write-through/],
+    ['SessionAPIStoreBuffer Off write-through', qr/SessionAPIStoreBuffer Off takes no mode \('write-through'\)/],
     ['SessionAPIStoreBufferFlush 5ms',         qr/SessionAPIStoreBufferFlush '5ms' is not a time from 100ms to 3600/],
     ['SessionAPIStoreBufferFlush soon',        qr/SessionAPIStoreBufferFlush 'soon' is not a time/],
     ["<VirtualHost *:80>\nSessionAPIStoreBuffer 64M\n</VirtualHost>",
@@ -58,7 +60,7 @@ my @bad = (
     ['SessionAPICounterTemplate /etc/hostname', qr/SessionAPICounterTemplate '\/etc\/hostname': the template has no \{\{count\}\}/],
 );
 
-plan tests => 2 * @bad + 9 + 6 + 12;
+plan tests => 2 * @bad + 9 + 6 + 12 + 2;
 
 for my $case (@bad) {
     my ($directive, $message) = @$case;
@@ -75,6 +77,12 @@ my ($code, $out) = httpd_with("SessionAPIStoreSync On\nSessionAPICleanupInterval
                              . "SessionAPIHeader X-Session\n"
                              . "<Location /x>\nSessionAPI On\nSessionAPIEnv On\n</Location>", '-t');
 is($code, 0, 'a good configuration passes the config test') or diag $out;
+for my $mode (qw(write-back write-through)) {
+    ($code, $out) = httpd_with("SessionAPIStoreBuffer 16M $mode\n"
+                               . "<Location /x>\nSessionAPI On\n</Location>", '-t');
+    is($code, 0, "SessionAPIStoreBuffer 16M $mode passes the config test")
+        or diag $out;
+}
 
 # A store that cannot be opened stops start-up with the path and the reason;
 # so does a file store whose directory is missing.

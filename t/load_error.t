@@ -38,9 +38,9 @@ $res = sending_cookie('sessionid=' . unknown_id())->get(base_url() . '/fun1/');
 is($res->code, 500, 'the counter answers 500 too');
 
 SKIP: {
-    skip 'behind the write-back buffer the session is loaded from the '
-         . 'buffer, which holds it: its load never reaches the store', 2
-        if buffered();
+    skip 'behind the buffer the session is loaded from the buffer, which '
+         . 'holds it: its load never reaches the store', 2
+        if has_buffer();
     $log = error_log_size();
     $res = api($ua, '/api', ['get', 'a'], ['set', 'a', 'overwritten']);
     is($res->code, 500, 'an existing session that cannot be loaded: 500');

@@ -6,7 +6,7 @@
 # started once for the unit tests and the suite by tools/store-servers,
 # stopped however the run ends. Their addresses are exported, and
 # SESSION_API_TEST_SERVERS tells tools/suite to use them.
-SESSION_API_TEST_STORES=${SESSION_API_TEST_STORES:-sqlite file sqlite-buffer dbd-pgsql dbd-mysql redis}
+SESSION_API_TEST_STORES=${SESSION_API_TEST_STORES:-sqlite file sqlite-buffer sqlite-wt dbd-pgsql dbd-mysql redis}
 export SESSION_API_TEST_STORES
 SESSION_API_TEST_SERVERS=$(mktemp -d /tmp/session-api-servers.XXXXXX)
 export SESSION_API_TEST_SERVERS

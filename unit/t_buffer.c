@@ -5,7 +5,9 @@
  * versions survive eviction, the table overwrites an inner store that
  * drifted, a buffer whose flushes fail refuses writes instead of dropping
  * them, a flusher that dies mid-batch strands nothing, and a flush keeps
- * its deadline. */
+ * its deadline. And in write-through mode: every save is in the inner
+ * store on return, loads come from the buffer, and a save the store fails
+ * leaves nothing of it in the buffer. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,8 @@ struct sa_store_inst_t {
     sa_store_t *real;
     gate_mode_e mode;
     int in_batch;               /* GATE_BLOCK writes a byte here */
+    int fail;                   /* inserts, updates, removes fail */
+    int writes;                 /* inserts, updates, removes that went */
 };
 typedef struct sa_store_inst_t gate_t;
 
@@ -108,11 +112,25 @@ static apr_status_t gate_load(gate_t *ctx, apr_pool_t *p, const char *id,
     return real->provider->load(real->ctx, p, id, now, rec, why);
 }
 
+/* A write the gate refuses: as a store whose disk or server failed. */
+static int gate_refuses(gate_t *ctx, const char **why)
+{
+    if (ctx->fail) {
+        *why = "the gate fails writes, as asked";
+        return 1;
+    }
+    ctx->writes++;
+    return 0;
+}
+
 static apr_status_t gate_insert(gate_t *ctx, apr_pool_t *p, const char *id,
                                 const sa_record_t *rec, const char **why)
 {
     sa_store_t *real = ctx->real;
 
+    if (gate_refuses(ctx, why)) {
+        return APR_EGENERAL;
+    }
     return real->provider->insert(real->ctx, p, id, rec, why);
 }
 
@@ -122,6 +140,9 @@ static apr_status_t gate_update(gate_t *ctx, apr_pool_t *p, const char *id,
 {
     sa_store_t *real = ctx->real;
 
+    if (gate_refuses(ctx, why)) {
+        return APR_EGENERAL;
+    }
     return real->provider->update(real->ctx, p, id, expected, rec, why);
 }
 
@@ -130,6 +151,9 @@ static apr_status_t gate_remove(gate_t *ctx, apr_pool_t *p, const char *id,
 {
     sa_store_t *real = ctx->real;
 
+    if (gate_refuses(ctx, why)) {
+        return APR_EGENERAL;
+    }
     return real->provider->remove(real->ctx, p, id, why);
 }
 
@@ -513,7 +537,7 @@ static int kill_blocked(blocked_t *bl)
  * session marked as being written: the next flush takes it over. */
 static void test_dead_flusher(apr_pool_t *p, sa_store_t *real)
 {
-    gate_t g = { real, GATE_PASS, -1 };
+    gate_t g = { real, GATE_PASS, -1, 0, 0 };
     sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
     const char *id = new_id(p);
     int status = 0;
@@ -628,7 +652,7 @@ static void test_waits_for_held(apr_pool_t *p, sa_store_t *real)
 static void test_deadline(apr_pool_t *p, sa_store_t *real)
 {
     enum { N = 6 };
-    gate_t g = { real, GATE_PASS, -1 };
+    gate_t g = { real, GATE_PASS, -1, 0, 0 };
     sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
     apr_time_t now = apr_time_now(), start;
     int i, written = -1, left = -1, waiting;
@@ -651,6 +675,180 @@ static void test_deadline(apr_pool_t *p, sa_store_t *real)
        written, left);
     g.mode = GATE_PASS;
     flush_all(bs, p, "deadline: the rest");
+}
+
+/* Sessions arriving faster than the store takes them: once most of the
+ * table waits to be written, each write sleeps (the same for every
+ * writer), and none is refused or dropped while there is room. */
+static void test_pacing(apr_pool_t *p, sa_store_t *inner)
+{
+    sa_store_t *bs = open_buffered(p, inner, 64 * 1024);
+    apr_time_t now = apr_time_now(), t0, slowest_low = 0, fastest_high = -1;
+    const char *why = NULL;
+    sa_buffer_stats_t st;
+    int i, refused = 0;
+
+    if (bs == NULL) {
+        ok(0, "pacing: the buffer opens");
+        return;
+    }
+    sa_buffer_stats(bs->buffer, &st);
+    for (i = 0; i < (int)st.entries * 95 / 100; i++) {
+        sa_record_t r = rec_of("a=1", now + HOUR);
+        apr_interval_time_t took;
+        sa_buffer_stats_t before;
+
+        sa_buffer_stats(bs->buffer, &before);
+        t0 = apr_time_now();
+        refused += sa_store_insert(bs, p, new_id(p), &r, &why) != APR_SUCCESS;
+        took = apr_time_now() - t0;
+        if (before.dirty + 1 >= st.entries * 90 / 100
+            && (fastest_high < 0 || took < fastest_high)) {
+            fastest_high = took;
+        }
+        if (before.dirty + 1 <= st.entries * 40 / 100 && took > slowest_low) {
+            slowest_low = took;
+        }
+    }
+    is_int(refused, 0, "pacing: every write accepted (%u entries)",
+           st.entries);
+    ok(fastest_high >= 2000, "pacing: with 90%% of the table waiting, each "
+       "write sleeps 2 ms (the fastest took %" APR_TIME_T_FMT " us)",
+       fastest_high);
+    diag("pacing: the slowest write below 40%% took %" APR_TIME_T_FMT " us",
+         slowest_low);
+    flush_all(bs, p, "pacing: everything");
+}
+
+/* ------------------------------------------------------------------ */
+/* write-through                                                       */
+
+/* Every save is in the inner store when it returns, none waits for a
+ * flush, and loads are served from shared memory. */
+static void test_write_through(apr_pool_t *p, sa_store_t *real)
+{
+    gate_t g = { real, GATE_PASS, -1, 0, 0 };
+    sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
+    const char *id = new_id(p), *why = NULL;
+    apr_time_t now = apr_time_now();
+    sa_record_t r = rec_of("a=1", now + HOUR), got;
+    sa_buffer_stats_t st, st2;
+    int written = -1, i, all = 1;
+
+    if (bs == NULL) {
+        ok(0, "write-through: the buffer opens");
+        return;
+    }
+    sa_buffer_write_through(bs->buffer, 1);
+    sa_buffer_stats(bs->buffer, &st);
+    is_int(st.write_through, 1, "write-through: the buffer says so");
+    is_int(sa_store_insert(bs, p, id, &r, &why), APR_SUCCESS,
+           "write-through: insert");
+    is_int(g.writes, 1, "write-through: the store saw the insert");
+    ok(has_version(real, p, id, 1, "a=1"),
+       "write-through: the insert is in the store on return");
+    for (i = 2; i <= 5; i++) {
+        r = rec_of(apr_psprintf(p, "a=%d", i), now + HOUR);
+        if (sa_store_update(bs, p, id, i - 1, &r, &why) != APR_SUCCESS
+            || !has_version(real, p, id, i, r.data)) {
+            all = 0;
+        }
+    }
+    ok(all, "write-through: each update is in the store on return");
+    is_int(g.writes, 5, "write-through: the store saw every save");
+    sa_buffer_stats(bs->buffer, &st);
+    is_int(st.dirty, 0, "write-through: nothing waits in the buffer");
+    is_int(sa_buffer_flush(bs, p, 100, &written, &why), APR_SUCCESS,
+           "write-through: a flush runs");
+    is_int(written, 0, "write-through: and has nothing to write");
+
+    is_int(sa_store_load(bs, p, id, now, &got, &why), APR_SUCCESS,
+           "write-through: load");
+    sa_buffer_stats(bs->buffer, &st2);
+    ok(st2.hits == st.hits + 1 && st2.misses == st.misses,
+       "write-through: served from the buffer (hits %" APR_UINT64_T_FMT
+       " -> %" APR_UINT64_T_FMT ", misses %" APR_UINT64_T_FMT " -> %"
+       APR_UINT64_T_FMT ")", st.hits, st2.hits, st.misses, st2.misses);
+    ok(got.version == 5 && got.len == 3 && memcmp(got.data, "a=5", 3) == 0,
+       "write-through: at the latest version");
+    /* Behind the buffer's back (what a killed request that wrote the
+     * store but never settled the table leaves): the table still answers
+     * reads, and the store's compare-and-set refuses a save from them. */
+    r = rec_of("theirs=6", now + HOUR);
+    is_int(sa_store_update(real, p, id, 5, &r, &why), APR_SUCCESS,
+           "write-through: the store changes behind the buffer");
+    ok(has_version(bs, p, id, 5, "a=5"),
+       "write-through: loads come from the buffer, not the store");
+    r = rec_of("mine=6", now + HOUR);
+    is_int(sa_store_update(bs, p, id, 5, &r, &why), SA_ECONFLICT,
+           "write-through: the store's compare-and-set refuses the stale "
+           "save");
+    ok(has_version(bs, p, id, 6, "theirs=6"),
+       "write-through: after a refusal the next load reads the store");
+    r = rec_of("mine=7", now + HOUR);
+    is_int(sa_store_update(bs, p, id, 6, &r, &why), APR_SUCCESS,
+           "write-through: a save from that read succeeds");
+    ok(has_version(real, p, id, 7, "mine=7"), "write-through: in the store");
+
+    is_int(sa_store_remove(bs, p, id, &why), APR_SUCCESS,
+           "write-through: remove");
+    is_int(sa_store_load(real, p, id, now, &got, &why), APR_NOTFOUND,
+           "write-through: gone from the store on return");
+    is_int(sa_store_load(bs, p, id, now, &got, &why), APR_NOTFOUND,
+           "write-through: and from the buffer");
+}
+
+/* A store that fails: the save says so, and the buffer keeps nothing of
+ * it (the version a load sees is the one before, and a save from it
+ * succeeds once the store is back). */
+static void test_write_through_failing(apr_pool_t *p, sa_store_t *real)
+{
+    gate_t g = { real, GATE_PASS, -1, 0, 0 };
+    sa_store_t *bs = open_buffered(p, gate_store(p, &g), 1024 * 1024);
+    const char *id = new_id(p), *other = new_id(p), *why = NULL;
+    apr_time_t now = apr_time_now();
+    sa_record_t r = rec_of("a=1", now + HOUR), got;
+    apr_status_t rv;
+
+    if (bs == NULL) {
+        ok(0, "write-through failing: the buffer opens");
+        return;
+    }
+    sa_buffer_write_through(bs->buffer, 1);
+    sa_store_insert(bs, p, id, &r, &why);
+    ok(has_version(bs, p, id, 1, "a=1"), "write-through failing: in the "
+       "buffer before");
+    g.fail = 1;
+    r = rec_of("a=2", now + HOUR);
+    why = NULL;
+    rv = sa_store_update(bs, p, id, 1, &r, &why);
+    ok(rv != APR_SUCCESS && rv != SA_ECONFLICT && why != NULL,
+       "write-through failing: the update is an error (%d: %s)", rv,
+       why ? why : "no reason");
+    ok(has_version(bs, p, id, 1, "a=1"),
+       "write-through failing: the buffer serves the version before");
+    why = NULL;
+    r = rec_of("b=1", now + HOUR);
+    rv = sa_store_insert(bs, p, other, &r, &why);
+    ok(rv != APR_SUCCESS && why != NULL,
+       "write-through failing: an insert is an error (%s)",
+       why ? why : "no reason");
+    is_int(sa_store_load(bs, p, other, now, &got, &why), APR_NOTFOUND,
+           "write-through failing: the refused insert is nowhere");
+    why = NULL;
+    rv = sa_store_remove(bs, p, id, &why);
+    ok(rv != APR_SUCCESS && why != NULL,
+       "write-through failing: a remove is an error (%s)",
+       why ? why : "no reason");
+    ok(has_version(bs, p, id, 1, "a=1"),
+       "write-through failing: the session the store kept is still there");
+    g.fail = 0;
+    r = rec_of("a=2", now + HOUR);
+    is_int(sa_store_update(bs, p, id, 1, &r, &why), APR_SUCCESS,
+           "write-through failing: the store back, a save from the old "
+           "version succeeds");
+    ok(has_version(real, p, id, 2, "a=2") && has_version(bs, p, id, 2, "a=2"),
+       "write-through failing: store and buffer agree on version 2");
 }
 
 int main(void)
@@ -678,6 +876,9 @@ int main(void)
     test_waits_for_held(p, sqlite);
     test_hung_flusher(p, sqlite);
     test_deadline(p, sqlite);
+    test_pacing(p, sqlite);
+    test_write_through(p, sqlite);
+    test_write_through_failing(p, sqlite);
     if (mkdir(apr_pstrcat(p, dir, "/gone", (char *)NULL), 0700) != 0) {
         ok(0, "mkdir %s/gone", dir);
     }

@@ -442,13 +442,18 @@ static const sa_store_registry_t *unit_registry(void)
 }
 
 #define BUFFER_PREFIX "buffer+"
+#define WT_PREFIX     "wt+"
 
 /* The part of a spec the inner store parses: "buffer+sqlite:/x" wraps
- * "sqlite:/x" in a write-back buffer. */
+ * "sqlite:/x" in a write-back buffer, "wt+sqlite:/x" in a write-through
+ * one. */
 static const char *inner_spec(const char *spec)
 {
-    size_t n = strlen(BUFFER_PREFIX);
+    size_t n = strlen(BUFFER_PREFIX), m = strlen(WT_PREFIX);
 
+    if (strncmp(spec, WT_PREFIX, m) == 0) {
+        return spec + m;
+    }
     return strncmp(spec, BUFFER_PREFIX, n) == 0 ? spec + n : spec;
 }
 
@@ -487,7 +492,8 @@ static sa_buffer_t *shared_buffer;
 static apr_global_mutex_t *shared_buffer_lock;
 static pid_t shared_buffer_pid;
 
-static sa_store_t *buffered(apr_pool_t *p, sa_store_t *inner)
+static sa_store_t *buffered(apr_pool_t *p, sa_store_t *inner,
+                            int write_through)
 {
     const char *why = NULL;
 
@@ -501,6 +507,7 @@ static sa_store_t *buffered(apr_pool_t *p, sa_store_t *inner)
             diag("cannot create the buffer: %s", why ? why : "mutex");
             return NULL;
         }
+        sa_buffer_write_through(shared_buffer, write_through);
         shared_buffer_pid = getpid();
     }
     else if (getpid() != shared_buffer_pid) {
@@ -533,7 +540,7 @@ static sa_store_t *open_store(apr_pool_t *p, const char *spec,
     apr_status_t rv;
 
     if (err == NULL && inner_spec(spec) != spec) {
-        st = buffered(p, st);
+        st = buffered(p, st, strncmp(spec, WT_PREFIX, strlen(WT_PREFIX)) == 0);
         if (st == NULL) {
             err = "no buffer";
         }
@@ -1341,6 +1348,14 @@ int main(int argc, char **argv)
     }
     store_contract(apr_pstrcat(p, BUFFER_PREFIX "file:", dir,
                                "/buffered-files", (char *)NULL));
+    /* And behind a write-through buffer. */
+    store_contract(apr_pstrcat(p, WT_PREFIX "sqlite:", dir,
+                               "/wt/s.sqlite", (char *)NULL));
+    if (mkdir(apr_pstrcat(p, dir, "/wt-files", (char *)NULL), 0700) != 0) {
+        ok(0, "mkdir %s/wt-files", dir);
+    }
+    store_contract(apr_pstrcat(p, WT_PREFIX "file:", dir, "/wt-files",
+                               (char *)NULL));
     /* Redis, when the tests have one (tools/test and tools/suite start
      * a private one: tools/redis-private). */
     redis_contract("SESSION_API_TEST_REDIS");

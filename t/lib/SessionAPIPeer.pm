@@ -27,9 +27,9 @@ my %running;
 # buffer in front of a SA_STORE_SHARED store, SA0116).
 sub unshareable_reason {
     my $buffer = $ENV{SESSION_API_TEST_BUFFER} // 'Off';
-    return "the $ENV{SESSION_API_TEST_STORE_KIND} store has a write-back "
-         . "buffer, which belongs to one server and is refused in front of "
-         . "a store that servers share (SA0116)"
+    return "the $ENV{SESSION_API_TEST_STORE_KIND} store has a buffer "
+         . "(write-back or write-through), which belongs to one server and "
+         . "is refused in front of a store that servers share (SA0116)"
         if SessionAPITest::buffered() || lc $buffer ne 'off';
     return undef;
 }

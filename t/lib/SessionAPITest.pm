@@ -20,7 +20,7 @@ use Apache::TestRequest ();
 our @EXPORT = qw(base_url browser sending_cookie api api_lines set_cookies
                  cookie_id count_of server_user server_user_cmd error_log_since
                  error_log_size restart_server
-                 store_kind store_backend store_is_server buffered settle store_key store_ids store_record store_count store_snapshot store_added
+                 store_kind store_backend store_is_server buffered write_through has_buffer settle store_key store_ids store_record store_count store_snapshot store_added
                  store_corrupt store_read_only store_unreadable store_files_owner
                  redis_kind scratch_conf scratch_httpd scratch_log scratch_url);
 
@@ -180,7 +180,13 @@ sub store_backend {
 sub redis_kind { store_backend() eq 'redis' }
 # The store keeps its records in a database server.
 sub store_is_server { store_backend() =~ /^(pgsql|mysql)$/ }
+# The write-back buffer: saves wait in shared memory for the next flush.
 sub buffered { store_kind() eq 'sqlite-buffer' }
+# The write-through buffer: loads come from shared memory, but every save
+# is in the store before the response (as without a buffer).
+sub write_through { store_kind() eq 'sqlite-wt' }
+# Either: sessions the server has seen are served from shared memory.
+sub has_buffer { buffered() || write_through() }
 
 # With the write-back buffer, what the server wrote reaches the store at
 # the next flush (every 100 ms in the test server): wait for it before
@@ -491,7 +497,7 @@ sub store_spec {
 sub store_outage_method {
     return 'commands' if $ENV{SESSION_API_TEST_OUTAGE_STOP}
                          && $ENV{SESSION_API_TEST_OUTAGE_START};
-    return 'unreadable' if store_kind() =~ /^(?:sqlite|sqlite-buffer|file)$/;
+    return 'unreadable' if store_kind() =~ /^(?:sqlite|sqlite-buffer|sqlite-wt|file)$/;
     return undef;
 }
 
