@@ -90,6 +90,7 @@ struct sa_store_inst_t {
     const char *path;
     int durable;
     apr_global_mutex_t *write_lock;
+    int lock_blocks;            /* wait for write_lock without a timeout */
     /* From child_init on: connections not in use, and spare structures
      * (closed connections), both under mutex, allocated from pool. */
     apr_pool_t *pool;
@@ -560,6 +561,9 @@ static apr_status_t sqlite_child_init(sa_store_inst_t *ctx, apr_pool_t *p,
         return APR_ENOTIMPL;
     }
     c->write_lock = env->write_lock;
+    c->lock_blocks = c->write_lock != NULL
+        && (apr_global_mutex_mech(c->write_lock) == APR_LOCK_FCNTL
+            || apr_global_mutex_mech(c->write_lock) == APR_LOCK_FLOCK);
     c->durable = env->durable;
     c->idle = c->spare = NULL;
     rv = apr_pool_create(&c->pool, p);
@@ -659,9 +663,23 @@ static void release(sa_sqlite_t *c, sa_conn_t *conn)
     apr_thread_mutex_unlock(c->mutex);
 }
 
-/* apr_global_mutex_timedlock until the deadline, waiting out EDEADLK as
- * sa_mutex_lock does (fcntl locks detect deadlocks per process). */
-static apr_status_t lock_until(apr_global_mutex_t *m, apr_time_t deadline)
+/* The write mutex until the deadline, waiting out EDEADLK as
+ * sa_mutex_lock does (fcntl locks detect deadlocks per process).
+ *
+ * APR has no timed wait for an fcntl or flock lock: its timedlock tries
+ * the lock and sleeps 10 ms between tries, so under load a writer of
+ * another child slept 10 ms for a lock held a few microseconds, and lost
+ * it again to the writers of the child holding it. For those mechanisms
+ * (c->lock_blocks; `Mutex file:...` selects fcntl) the writer waits in the
+ * kernel's queue instead and is woken when the lock is free. The wait is
+ * still bounded: every holder is a writer of this store, which lets go of
+ * the lock by its own deadline, at most SA_SQLITE_WAIT_MS after it
+ * started, and a writer behind it that finds its own deadline passed
+ * gives up after one try of SQLite's lock. So a writer waits at most
+ * about SA_SQLITE_WAIT_MS for those ahead of it, plus one try each. The
+ * other mechanisms (pthread, the default; the semaphores) wait natively
+ * with the deadline. */
+static apr_status_t lock_until(sa_sqlite_t *c, apr_time_t deadline)
 {
     for (;;) {
         apr_interval_time_t left = deadline - apr_time_now();
@@ -670,7 +688,8 @@ static apr_status_t lock_until(apr_global_mutex_t *m, apr_time_t deadline)
         if (left <= 0) {
             return APR_TIMEUP;
         }
-        rv = apr_global_mutex_timedlock(m, left);
+        rv = c->lock_blocks ? apr_global_mutex_lock(c->write_lock)
+                            : apr_global_mutex_timedlock(c->write_lock, left);
         if (rv != APR_FROM_OS_ERROR(EDEADLK)) {
             return rv;
         }
@@ -744,7 +763,7 @@ static apr_status_t with_conn(sa_sqlite_t *c, apr_pool_t *p, int is_write,
             return rv;
         }
         if (is_write && c->write_lock) {
-            rv = lock_until(c->write_lock, deadline);
+            rv = lock_until(c, deadline);
             if (rv != APR_SUCCESS) {
                 release(c, conn);
                 *why = rv == APR_TIMEUP
