@@ -50,6 +50,10 @@
 /* setup may wait for the children of the previous generation. */
 #define SA_SQLITE_SETUP_WAIT_MS 5000
 #define SA_SQLITE_PAGE_SIZE "1024"
+/* The WAL's length (pages) from which a writer checkpoints it, after its
+ * commit and outside the write mutex: SQLite's own default, without its
+ * place (inside the commit, so under the mutex, fsyncs and all). */
+#define SA_SQLITE_CHECKPOINT_PAGES 1000
 /* How far expiry_floor may lag behind expiry (see the schema): at most an
  * eighth of the time the session has left, and at most an hour. */
 #define SA_SQLITE_FLOOR_SHARE 8
@@ -115,6 +119,7 @@ typedef struct sa_conn_t {
     apr_time_t deadline;        /* of the operation running on it */
     unsigned generation;        /* the store's, when it was opened */
     int suspect;                /* an error that may be the connection's */
+    int checkpoint;             /* its commit left the WAL long */
     struct sa_conn_t *next;
 } sa_conn_t;
 
@@ -522,6 +527,36 @@ static int busy_wait(void *arg, int count)
     return 1;
 }
 
+/* SQLite's hook after each commit; it replaces the automatic checkpoint,
+ * which would run here, inside the write mutex. */
+static int wal_grown(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    sa_conn_t *conn = arg;
+
+    (void)db;
+    (void)name;
+    if (pages >= SA_SQLITE_CHECKPOINT_PAGES) {
+        conn->checkpoint = 1;
+    }
+    return SQLITE_OK;
+}
+
+/* A passive checkpoint: copies what no reader still needs back into the
+ * database, waiting for no one, while other writers commit. One that
+ * finds another checkpoint running leaves it the work. */
+static void checkpoint(sa_conn_t *conn)
+{
+    int rc;
+
+    conn->checkpoint = 0;
+    rc = sqlite3_wal_checkpoint_v2(conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                   NULL, NULL);
+    if ((rc & 0xff) != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY
+        && (rc & 0xff) != SQLITE_LOCKED) {
+        conn->suspect = 1;      /* an I/O error: release() closes it */
+    }
+}
+
 static void conn_close(sa_conn_t *conn)
 {
     int i;
@@ -541,6 +576,7 @@ static apr_status_t conn_open(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
 
     memset(conn->st, 0, sizeof(conn->st));
     conn->suspect = 0;
+    conn->checkpoint = 0;
     /* No SQLITE_OPEN_CREATE: setup made the database; a missing one is an
      * error, not a new empty file in a child. */
     rc = sqlite3_open_v2(c->path, &conn->db, SQLITE_OPEN_READWRITE
@@ -548,6 +584,7 @@ static apr_status_t conn_open(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(conn->db, 1);
         sqlite3_busy_handler(conn->db, busy_wait, conn);
+        sqlite3_wal_hook(conn->db, wal_grown, conn);
         /* WAL with NORMAL: a power loss may lose the last commits, never
          * corrupt the file; an application crash loses nothing. FULL
          * syncs the WAL at every commit. */
@@ -828,6 +865,9 @@ static apr_status_t with_conn(sa_sqlite_t *c, apr_pool_t *p, int is_write,
         rv = work(c, p, conn, baton, why);
         if (is_write && c->write_lock) {
             apr_global_mutex_unlock(c->write_lock);
+        }
+        if (conn->checkpoint) {
+            checkpoint(conn);
         }
         suspect = conn->suspect;
         release(c, conn);

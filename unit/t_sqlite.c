@@ -751,6 +751,35 @@ static void test_floor(apr_pool_t *p, const char *dir)
     is_int(removed, 1, "floor: purge removes it when it has expired");
 }
 
+/* The store checkpoints the WAL itself, after the commit that made it
+ * 1000 pages long (outside the write mutex; SQLite's own checkpoint,
+ * which would run inside, is off): 1200 saves of a page each leave fewer
+ * than 1000 frames in it. */
+static void test_checkpoint(apr_pool_t *p, const char *dir)
+{
+    const char *path = apr_pstrcat(p, dir, "/ckpt.sqlite", (char *)NULL);
+    const char *id = new_id(p), *why = NULL;
+    sa_store_t *st = store_at(p, path);
+    apr_time_t e = apr_time_now() + 8 * HOUR;
+    sa_record_t r = rec_of("n=0", e);
+    apr_int64_t frames;
+    int i, saved = 1;
+
+    if (!ok(st != NULL, "checkpoint: a store")) {
+        return;
+    }
+    saved &= sa_store_insert(st, p, id, &r, &why) == APR_SUCCESS;
+    for (i = 1; saved && i <= 1200; i++) {
+        r = rec_of(i % 2 ? "n=1" : "n=2", e + i);
+        saved &= sa_store_update(st, p, id, i, &r, &why) == APR_SUCCESS;
+    }
+    ok(saved, "checkpoint: 1200 saves");
+    frames = raw_col(path, "PRAGMA wal_checkpoint(PASSIVE)", 1);
+    diag("frames in the WAL after them: %" APR_INT64_T_FMT, frames);
+    ok(frames >= 0 && frames < 1000, "checkpoint: the WAL was checkpointed "
+       "and restarted on the way");
+}
+
 /* A database of the schema before expiry_floor. */
 static void test_old_schema(apr_pool_t *p, const char *dir)
 {
@@ -844,6 +873,7 @@ int main(void)
         mkdir(fdir, 0700);
         give(fdir, 0750);
         test_floor(p, fdir);
+        test_checkpoint(p, fdir);
         test_old_schema(p, fdir);
     }
     if (system(apr_pstrcat(p, "rm -rf '", dir, "'", (char *)NULL)) != 0) {
