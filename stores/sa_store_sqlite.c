@@ -11,12 +11,14 @@
  *    Threads of one child share no SQLite lock, so reads run in parallel.
  *  - Every wait is bounded by SA_SQLITE_WAIT_MS from the start of the
  *    operation: the cross-process write mutex (SQLite's busy handler alone
- *    lets one process starve another of the write lock) and SQLite's own
- *    lock, which another process (a backup, an sqlite3 shell) may hold. A
- *    write that cannot have it in time fails alone with a store error; the
- *    busy handler sleeps only the thread that waits.
- *  - The mutex is held around one autocommit statement, or one batch
- *    transaction, so for microseconds.
+ *    lets one process starve another of the write lock; an fcntl or flock
+ *    mutex through its holders' deadlines, see lock_until) and SQLite's
+ *    own lock, which another process (a backup, an sqlite3 shell) may
+ *    hold. A write that cannot have it in time fails alone with a store
+ *    error; the busy handler sleeps only the thread that waits.
+ *  - The mutex is held around one autocommit statement (two when a save
+ *    moves expiry_floor, see the schema), or one batch transaction, so for
+ *    microseconds; the WAL's checkpoints run after it.
  *
  * setup runs as root in the parent, for children of another user, in a
  * directory that user owns and can change at any moment. So root never
