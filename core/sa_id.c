@@ -6,9 +6,18 @@
 
 #include <openssl/evp.h>
 
+#include "apr_atomic.h"
 #include "apr_general.h"
 #include "apr_strings.h"
 #include "sa_id.h"
+
+/* The pool's memo of the last key computed in it (see sa_id_key). */
+#define SA_ID_MEMO "session_api:id-key"
+
+typedef struct {
+    char id[SA_ID_LEN];
+    const char *key;
+} sa_id_memo_t;
 
 static const char sa_b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -44,19 +53,64 @@ apr_status_t sa_id_generate(apr_pool_t *p, const char **id)
     return APR_SUCCESS;
 }
 
+/* SHA-256 as OpenSSL 3 implements it, fetched once per process: given
+ * EVP_sha256(), every digest looks the implementation up again in the
+ * provider's tables, which cost more than the hash of one block. The
+ * fetched method is kept for the life of the process (OpenSSL keeps it in
+ * its method store anyway); two threads that fetch at once keep one. */
+static const EVP_MD *sha256(void)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    static volatile void *fetched = NULL;
+    void *md = apr_atomic_casptr(&fetched, NULL, NULL);
+
+    if (md == NULL) {
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (md == NULL) {
+            return EVP_sha256();
+        }
+        if (apr_atomic_casptr(&fetched, md, NULL) != NULL) {
+            EVP_MD_free(md);
+            md = apr_atomic_casptr(&fetched, NULL, NULL);
+        }
+    }
+    return md;
+#else
+    return EVP_sha256();
+#endif
+}
+
+/* A request asks for the key of its session's id for the load and again
+ * for the save: the pool remembers the last id and key, so the hash runs
+ * once. */
 apr_status_t sa_id_key(apr_pool_t *p, const char *id, const char **key)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
+    sa_id_memo_t *memo = NULL;
 
     if (!sa_id_valid(id, id ? strlen(id) : 0)) {
         return APR_EINVAL;
     }
-    if (EVP_Digest(id, SA_ID_LEN, md, &mdlen, EVP_sha256(), NULL) != 1
+    if (apr_pool_userdata_get((void **)&memo, SA_ID_MEMO, p) == APR_SUCCESS
+        && memo != NULL && memcmp(memo->id, id, SA_ID_LEN) == 0) {
+        *key = memo->key;
+        return APR_SUCCESS;
+    }
+    if (EVP_Digest(id, SA_ID_LEN, md, &mdlen, sha256(), NULL) != 1
         || mdlen < SA_ID_BYTES) {
         return APR_EGENERAL;
     }
     *key = base32(p, md);
+    if (memo == NULL) {
+        memo = apr_palloc(p, sizeof(*memo));
+        if (apr_pool_userdata_setn(memo, SA_ID_MEMO, NULL, p)
+            != APR_SUCCESS) {
+            return APR_SUCCESS;         /* no memo: the next call hashes */
+        }
+    }
+    memcpy(memo->id, id, SA_ID_LEN);
+    memo->key = *key;
     return APR_SUCCESS;
 }
 

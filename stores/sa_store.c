@@ -174,15 +174,17 @@ apr_status_t sa_store_child_init(sa_store_t *s, apr_pool_t *p,
     } while (0)
 
 /* What a provider is given instead of an id: its key (sa_id.h), so that
- * no store ever keeps a working session id. */
+ * no store ever keeps a working session id. sa_id_key refuses what
+ * SA_CHECK_ID refuses, with APR_EINVAL; its check is the one run here. */
 static apr_status_t key_of(apr_pool_t *p, const char *id, const char **key,
                            const char **why)
 {
-    apr_status_t rv;
+    apr_status_t rv = sa_id_key(p, id, key);
 
-    SA_CHECK_ID(id, why);
-    rv = sa_id_key(p, id, key);
-    if (rv != APR_SUCCESS) {
+    if (rv == APR_EINVAL) {
+        *why = "malformed session id refused by the store layer";
+    }
+    else if (rv != APR_SUCCESS) {
         *why = "cannot compute the key of a session id";
     }
     return rv;

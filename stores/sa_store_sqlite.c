@@ -11,12 +11,14 @@
  *    Threads of one child share no SQLite lock, so reads run in parallel.
  *  - Every wait is bounded by SA_SQLITE_WAIT_MS from the start of the
  *    operation: the cross-process write mutex (SQLite's busy handler alone
- *    lets one process starve another of the write lock) and SQLite's own
- *    lock, which another process (a backup, an sqlite3 shell) may hold. A
- *    write that cannot have it in time fails alone with a store error; the
- *    busy handler sleeps only the thread that waits.
- *  - The mutex is held around one autocommit statement, or one batch
- *    transaction, so for microseconds.
+ *    lets one process starve another of the write lock; an fcntl or flock
+ *    mutex through its holders' deadlines, see lock_until) and SQLite's
+ *    own lock, which another process (a backup, an sqlite3 shell) may
+ *    hold. A write that cannot have it in time fails alone with a store
+ *    error; the busy handler sleeps only the thread that waits.
+ *  - The mutex is held around one autocommit statement (two when a save
+ *    moves expiry_floor, see the schema), or one batch transaction, so for
+ *    microseconds; the WAL's checkpoints run after it.
  *
  * setup runs as root in the parent, for children of another user, in a
  * directory that user owns and can change at any moment. So root never
@@ -50,32 +52,68 @@
 /* setup may wait for the children of the previous generation. */
 #define SA_SQLITE_SETUP_WAIT_MS 5000
 #define SA_SQLITE_PAGE_SIZE "1024"
+/* The WAL's length (pages) from which a writer checkpoints it, after its
+ * commit and outside the write mutex: SQLite's own default, without its
+ * place (inside the commit, so under the mutex, fsyncs and all). */
+#define SA_SQLITE_CHECKPOINT_PAGES 1000
+/* How far expiry_floor may lag behind expiry (see the schema): at most an
+ * eighth of the time the session has left, and at most an hour. */
+#define SA_SQLITE_FLOOR_SHARE 8
+#define SA_SQLITE_FLOOR_MAX apr_time_from_sec(3600)
 
-enum { ST_LOAD, ST_INSERT, ST_UPDATE, ST_REMOVE, ST_PURGE, ST_BEGIN,
-       ST_COMMIT, ST_ROLLBACK, ST_COUNT };
+enum { ST_LOAD, ST_INSERT, ST_UPDATE, ST_UPDATE_FLOOR, ST_REMOVE, ST_PURGE,
+       ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
     "SELECT data, version, expiry FROM session_api "
         "WHERE id = ?1 AND expiry > ?2",
-    "INSERT OR IGNORE INTO session_api (id, data, expiry, version) "
-        "VALUES (?1, ?2, ?3, ?4)",
+    "INSERT OR IGNORE INTO session_api (id, data, expiry, version, "
+        "expiry_floor) VALUES (?1, ?2, ?3, ?4, ?3)",
+    /* The compare-and-set that leaves the index alone: only while the
+     * floor stays within its lag of the new expiry (?7 to ?2). */
     "UPDATE session_api SET data = ?1, expiry = ?2, version = ?3 "
-        "WHERE id = ?4 AND version = ?5 AND expiry > ?6",
+        "WHERE id = ?4 AND version = ?5 AND expiry > ?6 "
+        "AND expiry_floor BETWEEN ?7 AND ?2",
+    /* Otherwise the same with the floor moved to the new expiry. */
+    "UPDATE session_api SET data = ?1, expiry = ?2, version = ?3, "
+        "expiry_floor = ?2 WHERE id = ?4 AND version = ?5 AND expiry > ?6",
     "DELETE FROM session_api WHERE id = ?1",
-    "DELETE FROM session_api WHERE id IN "
-        "(SELECT id FROM session_api WHERE expiry <= ?1 LIMIT ?2)",
+    "DELETE FROM session_api WHERE id IN (SELECT id FROM session_api "
+        "WHERE expiry_floor <= ?1 AND expiry <= ?1 LIMIT ?2)",
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
 };
 
+/* Only purge searches by expiry, yet an index on expiry itself would be
+ * rewritten by every save, since every save moves the expiry on: that
+ * index entry and its page cost more than the rest of the UPDATE (bench/
+ * PROFILE.md). So the index is on expiry_floor, a lower bound of expiry
+ * that a save moves only when it lags by more than SA_SQLITE_FLOOR_*: any
+ * record with expiry <= now has expiry_floor <= now, and purge finds it
+ * there. A row written by another program gets 0, which purge finds too
+ * and the next save corrects. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS session_api ("
         "id TEXT PRIMARY KEY NOT NULL, "
         "data TEXT NOT NULL, "
         "expiry INTEGER NOT NULL, "     /* apr_time_t, microseconds */
-        "version INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS session_api_expiry ON session_api (expiry);";
+        "version INTEGER NOT NULL, "
+        "expiry_floor INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;";
+
+/* A table made before expiry_floor gains it, set from expiry in the same
+ * transaction, so that no old row looks expired to purge for long. */
+static const char add_floor[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE session_api ADD COLUMN expiry_floor INTEGER NOT NULL "
+        "DEFAULT 0;"
+    "UPDATE session_api SET expiry_floor = expiry;"
+    "COMMIT;";
+
+static const char indexes[] =
+    "CREATE INDEX IF NOT EXISTS session_api_expiry_floor "
+        "ON session_api (expiry_floor);"
+    "DROP INDEX IF EXISTS session_api_expiry;";
 
 typedef struct sa_conn_t {
     sqlite3 *db;
@@ -83,6 +121,7 @@ typedef struct sa_conn_t {
     apr_time_t deadline;        /* of the operation running on it */
     unsigned generation;        /* the store's, when it was opened */
     int suspect;                /* an error that may be the connection's */
+    int checkpoint;             /* its commit left the WAL long */
     struct sa_conn_t *next;
 } sa_conn_t;
 
@@ -90,6 +129,7 @@ struct sa_store_inst_t {
     const char *path;
     int durable;
     apr_global_mutex_t *write_lock;
+    int lock_blocks;            /* wait for write_lock without a timeout */
     /* From child_init on: connections not in use, and spare structures
      * (closed connections), both under mutex, allocated from pool. */
     apr_pool_t *pool;
@@ -336,6 +376,21 @@ static int make_schema(int dirfd, const char *name, const char *path,
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
     }
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *probe = NULL;
+        /* Fails to prepare only where the column is missing. */
+        if (sqlite3_prepare_v2(db, "SELECT expiry_floor FROM session_api",
+                               -1, &probe, NULL) != SQLITE_OK) {
+            rc = sqlite3_exec(db, add_floor, NULL, NULL, NULL);
+            if (rc != SQLITE_OK) {
+                (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            }
+        }
+        sqlite3_finalize(probe);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, indexes, NULL, NULL, NULL);
+    }
     if (rc != SQLITE_OK) {
         snprintf(msg, len, "cannot create the schema in %s: %s", path,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -474,6 +529,36 @@ static int busy_wait(void *arg, int count)
     return 1;
 }
 
+/* SQLite's hook after each commit; it replaces the automatic checkpoint,
+ * which would run here, inside the write mutex. */
+static int wal_grown(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    sa_conn_t *conn = arg;
+
+    (void)db;
+    (void)name;
+    if (pages >= SA_SQLITE_CHECKPOINT_PAGES) {
+        conn->checkpoint = 1;
+    }
+    return SQLITE_OK;
+}
+
+/* A passive checkpoint: copies what no reader still needs back into the
+ * database, waiting for no one, while other writers commit. One that
+ * finds another checkpoint running leaves it the work. */
+static void checkpoint(sa_conn_t *conn)
+{
+    int rc;
+
+    conn->checkpoint = 0;
+    rc = sqlite3_wal_checkpoint_v2(conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                   NULL, NULL);
+    if ((rc & 0xff) != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY
+        && (rc & 0xff) != SQLITE_LOCKED) {
+        conn->suspect = 1;      /* an I/O error: release() closes it */
+    }
+}
+
 static void conn_close(sa_conn_t *conn)
 {
     int i;
@@ -493,6 +578,7 @@ static apr_status_t conn_open(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
 
     memset(conn->st, 0, sizeof(conn->st));
     conn->suspect = 0;
+    conn->checkpoint = 0;
     /* No SQLITE_OPEN_CREATE: setup made the database; a missing one is an
      * error, not a new empty file in a child. */
     rc = sqlite3_open_v2(c->path, &conn->db, SQLITE_OPEN_READWRITE
@@ -500,6 +586,7 @@ static apr_status_t conn_open(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(conn->db, 1);
         sqlite3_busy_handler(conn->db, busy_wait, conn);
+        sqlite3_wal_hook(conn->db, wal_grown, conn);
         /* WAL with NORMAL: a power loss may lose the last commits, never
          * corrupt the file; an application crash loses nothing. FULL
          * syncs the WAL at every commit. */
@@ -560,6 +647,9 @@ static apr_status_t sqlite_child_init(sa_store_inst_t *ctx, apr_pool_t *p,
         return APR_ENOTIMPL;
     }
     c->write_lock = env->write_lock;
+    c->lock_blocks = c->write_lock != NULL
+        && (apr_global_mutex_mech(c->write_lock) == APR_LOCK_FCNTL
+            || apr_global_mutex_mech(c->write_lock) == APR_LOCK_FLOCK);
     c->durable = env->durable;
     c->idle = c->spare = NULL;
     rv = apr_pool_create(&c->pool, p);
@@ -659,18 +749,36 @@ static void release(sa_sqlite_t *c, sa_conn_t *conn)
     apr_thread_mutex_unlock(c->mutex);
 }
 
-/* apr_global_mutex_timedlock until the deadline, waiting out EDEADLK as
- * sa_mutex_lock does (fcntl locks detect deadlocks per process). */
-static apr_status_t lock_until(apr_global_mutex_t *m, apr_time_t deadline)
+/* The write mutex until the deadline, waiting out EDEADLK as
+ * sa_mutex_lock does (fcntl locks detect deadlocks per process).
+ *
+ * APR has no timed wait for an fcntl or flock lock: its timedlock tries
+ * the lock and sleeps 10 ms between tries, so under load a writer of
+ * another child slept 10 ms for a lock held a few microseconds, and lost
+ * it again to the writers of the child holding it. For those mechanisms
+ * (c->lock_blocks; `Mutex file:...` selects fcntl) the writer waits in the
+ * kernel's queue instead and is woken when the lock is free. The wait is
+ * still bounded: every holder is a writer of this store, which lets go of
+ * the lock by its own deadline, at most SA_SQLITE_WAIT_MS after it
+ * started, and a writer behind it that finds its own deadline passed
+ * gives up after one try of SQLite's lock. So a writer waits at most
+ * about SA_SQLITE_WAIT_MS for those ahead of it, plus one try each. The
+ * other mechanisms (pthread, the default; the semaphores) wait natively
+ * with the deadline. A writer already past its deadline tries once. */
+static apr_status_t lock_until(sa_sqlite_t *c, apr_time_t deadline)
 {
     for (;;) {
         apr_interval_time_t left = deadline - apr_time_now();
         apr_status_t rv;
 
         if (left <= 0) {
-            return APR_TIMEUP;
+            /* Late (a slow open, a long wait for the list's mutex): one
+             * try still, as SQLite's lock gets one. */
+            rv = apr_global_mutex_trylock(c->write_lock);
+            return APR_STATUS_IS_EBUSY(rv) ? APR_TIMEUP : rv;
         }
-        rv = apr_global_mutex_timedlock(m, left);
+        rv = c->lock_blocks ? apr_global_mutex_lock(c->write_lock)
+                            : apr_global_mutex_timedlock(c->write_lock, left);
         if (rv != APR_FROM_OS_ERROR(EDEADLK)) {
             return rv;
         }
@@ -744,7 +852,7 @@ static apr_status_t with_conn(sa_sqlite_t *c, apr_pool_t *p, int is_write,
             return rv;
         }
         if (is_write && c->write_lock) {
-            rv = lock_until(c->write_lock, deadline);
+            rv = lock_until(c, deadline);
             if (rv != APR_SUCCESS) {
                 release(c, conn);
                 *why = rv == APR_TIMEUP
@@ -759,6 +867,9 @@ static apr_status_t with_conn(sa_sqlite_t *c, apr_pool_t *p, int is_write,
         rv = work(c, p, conn, baton, why);
         if (is_write && c->write_lock) {
             apr_global_mutex_unlock(c->write_lock);
+        }
+        if (conn->checkpoint) {
+            checkpoint(conn);
         }
         suspect = conn->suspect;
         release(c, conn);
@@ -845,6 +956,50 @@ static apr_status_t sqlite_load(sa_store_inst_t *ctx, apr_pool_t *p,
     return rv;
 }
 
+/* The compare-and-set of w: first the statement that keeps expiry_floor
+ * where it is, if it lags the new expiry by no more than allowed; if that
+ * changed nothing (the floor is too far behind, or beyond the new expiry,
+ * or the version or expiry do not match), the one that moves the floor,
+ * whose answer is final. */
+static apr_status_t update_one(sa_sqlite_t *c, apr_pool_t *p,
+                               sa_conn_t *conn, sa_write_t *w, apr_time_t now,
+                               const char **why)
+{
+    apr_interval_time_t lag = (w->rec.expiry - now) / SA_SQLITE_FLOOR_SHARE;
+    int i;
+
+    if (lag < 0) {
+        lag = 0;
+    }
+    else if (lag > SA_SQLITE_FLOOR_MAX) {
+        lag = SA_SQLITE_FLOOR_MAX;
+    }
+    for (i = 0; i < 2; i++) {
+        sqlite3_stmt *st = conn->st[i == 0 ? ST_UPDATE : ST_UPDATE_FLOOR];
+        apr_status_t rv;
+
+        sqlite3_bind_text(st, 1, w->rec.data, (int)w->rec.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, w->rec.expiry);
+        sqlite3_bind_int64(st, 3, w->rec.version);
+        sqlite3_bind_text(st, 4, w->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, w->expected);
+        sqlite3_bind_int64(st, 6, now);
+        if (i == 0) {
+            sqlite3_bind_int64(st, 7, w->rec.expiry - lag);
+        }
+        rv = run(c, p, conn, st, why);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (sqlite3_changes(conn->db) > 0) {
+            w->status = APR_SUCCESS;
+            return APR_SUCCESS;
+        }
+    }
+    w->status = SA_ECONFLICT;
+    return APR_SUCCESS;
+}
+
 /* One write on the connection, w->status its outcome. */
 static apr_status_t write_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
                               sa_write_t *w, apr_time_t now, const char **why)
@@ -866,14 +1021,7 @@ static apr_status_t write_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
         sqlite3_bind_int64(st, 4, w->rec.version);
         break;
     case SA_WRITE_UPDATE:
-        st = conn->st[ST_UPDATE];
-        sqlite3_bind_text(st, 1, w->rec.data, (int)w->rec.len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, w->rec.expiry);
-        sqlite3_bind_int64(st, 3, w->rec.version);
-        sqlite3_bind_text(st, 4, w->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, w->expected);
-        sqlite3_bind_int64(st, 6, now);
-        break;
+        return update_one(c, p, conn, w, now, why);
     default:
         st = conn->st[ST_REMOVE];
         sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
@@ -884,8 +1032,6 @@ static apr_status_t write_one(sa_sqlite_t *c, apr_pool_t *p, sa_conn_t *conn,
         int changed = sqlite3_changes(conn->db) > 0;
         w->status = w->kind == SA_WRITE_INSERT ? (changed ? APR_SUCCESS
                                                           : APR_EEXIST)
-                  : w->kind == SA_WRITE_UPDATE ? (changed ? APR_SUCCESS
-                                                          : SA_ECONFLICT)
                   : APR_SUCCESS;
     }
     return rv;

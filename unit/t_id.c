@@ -124,6 +124,36 @@ static void test_key(apr_pool_t *p)
     is_str(sa_id_logged(p, "x"), "(malformed id)", "never echoes a bad id");
 }
 
+/* The pool remembers the last id's key: asked again, in any order, every
+ * id still gets its own key, also one differing only in its last
+ * character from the one remembered. */
+static void test_key_memo(apr_pool_t *parent)
+{
+    static const char *const ids[] = {
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcdefghijklmnopqrstuvwxyz234567",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    };
+    apr_pool_t *p, *fresh;
+    const char *key = NULL, *expected = NULL;
+    apr_size_t i;
+
+    apr_pool_create(&p, parent);
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        /* The reference: a pool of its own, which remembers nothing. */
+        apr_pool_create(&fresh, parent);
+        is_int(sa_id_key(fresh, ids[i], &expected), APR_SUCCESS,
+               "key of %s in a new pool", ids[i]);
+        is_int(sa_id_key(p, ids[i], &key), APR_SUCCESS,
+               "key of %s, call %d in one pool", ids[i], (int)i + 1);
+        is_str(key, expected, "is that id's own key");
+        apr_pool_destroy(fresh);
+    }
+    is_int(sa_id_key(p, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &key), APR_EINVAL,
+           "a prefix of the remembered id is still refused");
+    apr_pool_destroy(p);
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -134,6 +164,7 @@ int main(void)
     test_generate(p);
     test_valid();
     test_key(p);
+    test_key_memo(p);
     apr_pool_destroy(p);
     return done();
 }

@@ -16,7 +16,13 @@
  *    creates belongs to that user, who can reach it. As root the test
  *    runs for user nobody (env.change_owner); otherwise as the test's own
  *    user, and the checks that need root are skipped.
- *  - Opening a connection waits for a lock like any read. */
+ *  - Opening a connection waits for a lock like any read.
+ *  - The index purge searches is on expiry_floor, a lower bound of expiry
+ *    that a save leaves alone while it lags by no more than an eighth of
+ *    the time left (at most an hour): such a save writes fewer pages than
+ *    one that moves it; the floor never exceeds the expiry, so purge
+ *    still finds every expired record. A database made before the column
+ *    gains it, set from expiry, and loses the index on expiry. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -235,9 +241,14 @@ static void join(apr_thread_t *t)
     }
 }
 
-static void test_outside_lock(apr_pool_t *p, const char *dir)
+/* With the write mutex of mechanism mech: the default (pthread, a timed
+ * wait), or fcntl, for which the store waits without a timeout, bounded by
+ * the holders' deadlines (sa_store_sqlite.c, lock_until). */
+static void test_outside_lock(apr_pool_t *p, const char *dir,
+                              apr_lockmech_e mech, const char *name)
 {
-    const char *path = apr_pstrcat(p, dir, "/locked.sqlite", (char *)NULL);
+    const char *path = apr_pstrcat(p, dir, "/locked-", name, ".sqlite",
+                                   (char *)NULL);
     const char *id = new_id(p), *why = NULL;
     sa_store_t *st = NULL;
     sa_record_t r = rec_of("a=1", apr_time_now() + HOUR), got;
@@ -258,10 +269,11 @@ static void test_outside_lock(apr_pool_t *p, const char *dir)
         return;
     }
     /* As in httpd: the store's cross-process write lock. */
-    if (apr_global_mutex_create(&lock, NULL, APR_LOCK_DEFAULT, p)
-        != APR_SUCCESS) {
+    if (apr_global_mutex_create(&lock, NULL, mech, p) != APR_SUCCESS) {
         lock = NULL;
     }
+    diag("lock: the write mutex is %s",
+         lock ? apr_global_mutex_name(lock) : "(none)");
     env.write_lock = lock;
     rv = sa_store_child_init(st, p, &env, &why);
     env.write_lock = NULL;
@@ -575,6 +587,249 @@ static void test_ownership(apr_pool_t *p, const char *top)
        "root: the children's user can use the database");
 }
 
+/* ------------------------------------------------------------------ */
+/* expiry_floor */
+
+/* Runs sql on the database outside the store; 0 on success. */
+static int raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE
+                             | SQLITE_OPEN_CREATE, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            diag("%s: %s", sql, sqlite3_errmsg(db));
+        }
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+/* Column col of the first row of sql as a number, or -1. */
+static apr_int64_t raw_col(const char *path, const char *sql, int col)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    apr_int64_t v = -1;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int64(st, col);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static apr_int64_t raw_int(const char *path, const char *sql)
+{
+    return raw_col(path, sql, 0);
+}
+
+static apr_int64_t column_of(apr_pool_t *p, const char *path, const char *id,
+                             const char *column)
+{
+    const char *key = NULL;
+
+    if (sa_id_key(p, id, &key) != APR_SUCCESS) {
+        return -1;
+    }
+    return raw_int(path, apr_psprintf(p, "SELECT %s FROM session_api WHERE "
+                                      "id = '%s'", column, key));
+}
+
+/* Frames the WAL holds after everything before was checkpointed and one
+ * update ran: the pages that update wrote. */
+static apr_int64_t pages_written(apr_pool_t *p, const char *path,
+                                 sa_store_t *st, const char *id,
+                                 apr_int64_t expected, apr_time_t expiry)
+{
+    sa_record_t r = rec_of("n=1", expiry);
+    const char *why = NULL;
+
+    if (raw_exec(path, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK
+        || sa_store_update(st, p, id, expected, &r, &why) != APR_SUCCESS) {
+        diag("%s", why ? why : "checkpoint failed");
+        return -1;
+    }
+    /* Its second column: the frames in the WAL. */
+    return raw_col(path, "PRAGMA wal_checkpoint(PASSIVE)", 1);
+}
+
+static sa_store_t *store_at(apr_pool_t *p, const char *path)
+{
+    sa_store_t *st = NULL;
+    const char *why = NULL;
+
+    if (sa_store_create(p, apr_pstrcat(p, "sqlite:", path, (char *)NULL), &st)
+        != NULL
+        || sa_store_setup(st, p, &env, &why) != APR_SUCCESS
+        || sa_store_child_init(st, p, &env, &why) != APR_SUCCESS) {
+        diag("store at %s: %s", path, why ? why : "create refused");
+        return NULL;
+    }
+    return st;
+}
+
+static void test_floor(apr_pool_t *p, const char *dir)
+{
+    const char *path = apr_pstrcat(p, dir, "/floor.sqlite", (char *)NULL);
+    const char *id = new_id(p), *outside = new_id(p), *why = NULL, *key;
+    apr_time_t now = apr_time_now(), e0 = now + 8 * HOUR, e;
+    sa_store_t *st = store_at(p, path);
+    sa_record_t r = rec_of("n=1", e0);
+    apr_int64_t stay, move;
+    int removed = -1;
+
+    if (!ok(st != NULL, "floor: a store")) {
+        return;
+    }
+    is_int(sa_store_insert(st, p, id, &r, &why), APR_SUCCESS,
+           "floor: insert");
+    ok(column_of(p, path, id, "expiry_floor") == e0,
+       "floor: an insert sets the floor to the expiry");
+
+    e = e0 + apr_time_from_sec(60);
+    stay = pages_written(p, path, st, id, 1, e);
+    ok(column_of(p, path, id, "expiry") == e
+       && column_of(p, path, id, "expiry_floor") == e0,
+       "floor: a save one minute on moves the expiry, not the floor");
+    e = e0 + 2 * HOUR;
+    move = pages_written(p, path, st, id, 2, e);
+    ok(column_of(p, path, id, "expiry_floor") == e,
+       "floor: two hours on (over the hour allowed), the floor follows");
+    diag("pages written: %" APR_INT64_T_FMT " keeping the floor, %"
+         APR_INT64_T_FMT " moving it", stay, move);
+    ok(stay > 0 && stay < move, "floor: a save that keeps the floor writes "
+       "fewer pages (the index's is not among them)");
+
+    /* A shorter life: the floor may never be above the expiry. */
+    e = apr_time_now() + apr_time_from_sec(20);
+    r = rec_of("n=2", e);
+    is_int(sa_store_update(st, p, id, 3, &r, &why), APR_SUCCESS,
+           "floor: a save that shortens the session");
+    ok(column_of(p, path, id, "expiry_floor") == e,
+       "floor: brings the floor down to the expiry");
+    /* The lag allowed is an eighth of the time left: about 2.6 s of 21 s,
+     * 3.1 s of 25 s. */
+    r = rec_of("n=3", e + apr_time_from_sec(1));
+    sa_store_update(st, p, id, 4, &r, &why);
+    ok(column_of(p, path, id, "expiry_floor") == e,
+       "floor: 1 s on, within an eighth of the time left, it stays");
+    e += apr_time_from_sec(5);
+    r = rec_of("n=4", e);
+    sa_store_update(st, p, id, 5, &r, &why);
+    ok(column_of(p, path, id, "expiry_floor") == e,
+       "floor: 5 s on, beyond it, it follows");
+    is_int(sa_store_purge(st, p, e - 1, 100, &removed, &why), APR_SUCCESS,
+           "floor: purge before expiry");
+    is_int(removed, 0, "floor: keeps the session");
+    is_int(sa_store_purge(st, p, e, 100, &removed, &why), APR_SUCCESS,
+           "floor: purge at expiry");
+    is_int(removed, 1, "floor: removes it");
+
+    /* A row another program wrote has floor 0: found by purge when it has
+     * expired, kept while live, and given its floor by the next save. */
+    sa_id_key(p, outside, &key);
+    raw_exec(path, apr_psprintf(p, "INSERT INTO session_api (id, data, "
+                                "expiry, version) VALUES ('%s', 'o=1', %"
+                                APR_TIME_T_FMT ", 1)", key, e0));
+    is_int(column_of(p, path, outside, "expiry_floor"), 0,
+           "floor: a row written outside the store has floor 0");
+    sa_store_purge(st, p, apr_time_now(), 100, &removed, &why);
+    is_int(removed, 0, "floor: purge keeps it while it lives");
+    r = rec_of("o=2", e0);
+    is_int(sa_store_update(st, p, outside, 1, &r, &why), APR_SUCCESS,
+           "floor: it can be saved");
+    ok(column_of(p, path, outside, "expiry_floor") == e0,
+       "floor: and has its floor then");
+    sa_store_purge(st, p, e0, 100, &removed, &why);
+    is_int(removed, 1, "floor: purge removes it when it has expired");
+}
+
+/* The store checkpoints the WAL itself, after the commit that made it
+ * 1000 pages long (outside the write mutex; SQLite's own checkpoint,
+ * which would run inside, is off): 1200 saves of a page each leave fewer
+ * than 1000 frames in it. */
+static void test_checkpoint(apr_pool_t *p, const char *dir)
+{
+    const char *path = apr_pstrcat(p, dir, "/ckpt.sqlite", (char *)NULL);
+    const char *id = new_id(p), *why = NULL;
+    sa_store_t *st = store_at(p, path);
+    apr_time_t e = apr_time_now() + 8 * HOUR;
+    sa_record_t r = rec_of("n=0", e);
+    apr_int64_t frames;
+    int i, saved = 1;
+
+    if (!ok(st != NULL, "checkpoint: a store")) {
+        return;
+    }
+    saved &= sa_store_insert(st, p, id, &r, &why) == APR_SUCCESS;
+    for (i = 1; saved && i <= 1200; i++) {
+        r = rec_of(i % 2 ? "n=1" : "n=2", e + i);
+        saved &= sa_store_update(st, p, id, i, &r, &why) == APR_SUCCESS;
+    }
+    ok(saved, "checkpoint: 1200 saves");
+    frames = raw_col(path, "PRAGMA wal_checkpoint(PASSIVE)", 1);
+    diag("frames in the WAL after them: %" APR_INT64_T_FMT, frames);
+    ok(frames >= 0 && frames < 1000, "checkpoint: the WAL was checkpointed "
+       "and restarted on the way");
+}
+
+/* A database of the schema before expiry_floor. */
+static void test_old_schema(apr_pool_t *p, const char *dir)
+{
+    const char *path = apr_pstrcat(p, dir, "/old.sqlite", (char *)NULL);
+    const char *live = new_id(p), *dead = new_id(p), *klive, *kdead, *why;
+    apr_time_t now = apr_time_now();
+    sa_store_t *st;
+    sa_record_t got;
+    int removed = -1;
+
+    sa_id_key(p, live, &klive);
+    sa_id_key(p, dead, &kdead);
+    if (raw_exec(path, apr_psprintf(p,
+            "PRAGMA journal_mode = WAL;"
+            "CREATE TABLE session_api (id TEXT PRIMARY KEY NOT NULL, "
+            "data TEXT NOT NULL, expiry INTEGER NOT NULL, "
+            "version INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE INDEX session_api_expiry ON session_api (expiry);"
+            "INSERT INTO session_api VALUES ('%s', 'a=1', %" APR_TIME_T_FMT
+            ", 3), ('%s', 'b=1', %" APR_TIME_T_FMT ", 1);",
+            klive, now + HOUR, kdead, now - HOUR)) != SQLITE_OK) {
+        ok(0, "old schema: made");
+        return;
+    }
+    give(path, 0600);
+    st = store_at(p, path);
+    if (!ok(st != NULL, "old schema: the store sets it up")) {
+        return;
+    }
+    ok(column_of(p, path, live, "expiry_floor") == now + HOUR
+       && column_of(p, path, dead, "expiry_floor") == now - HOUR,
+       "old schema: every row has its floor, from its expiry");
+    is_int(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE "
+                   "name = 'session_api_expiry'"), 0,
+           "old schema: the index on expiry is gone");
+    is_int(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE "
+                   "name = 'session_api_expiry_floor'"), 1,
+           "old schema: the one on expiry_floor is there");
+    is_int(sa_store_load(st, p, live, apr_time_now(), &got, &why),
+           APR_SUCCESS, "old schema: an old session loads");
+    is_int(got.version, 3, "old schema: at its version");
+    is_int(sa_store_purge(st, p, apr_time_now(), 100, &removed, &why),
+           APR_SUCCESS, "old schema: purge");
+    is_int(removed, 1, "old schema: removes the expired one only");
+    /* A second start finds everything in place. */
+    st = store_at(p, path);
+    ok(st != NULL && sa_store_load(st, p, live, apr_time_now(), &got, &why)
+       == APR_SUCCESS, "old schema: a second start changes nothing");
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -610,7 +865,16 @@ int main(void)
         const char *ldir = apr_pstrcat(p, dir, "/lock", (char *)NULL);
         mkdir(ldir, 0700);
         give(ldir, 0750);
-        test_outside_lock(p, ldir);
+        test_outside_lock(p, ldir, APR_LOCK_DEFAULT, "default");
+        test_outside_lock(p, ldir, APR_LOCK_FCNTL, "fcntl");
+    }
+    {
+        const char *fdir = apr_pstrcat(p, dir, "/floor", (char *)NULL);
+        mkdir(fdir, 0700);
+        give(fdir, 0750);
+        test_floor(p, fdir);
+        test_checkpoint(p, fdir);
+        test_old_schema(p, fdir);
     }
     if (system(apr_pstrcat(p, "rm -rf '", dir, "'", (char *)NULL)) != 0) {
         diag("could not remove %s", dir);
