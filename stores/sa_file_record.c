@@ -218,6 +218,8 @@ apr_status_t sa_file_slot_parse(const char *slot, apr_size_t cap,
     return APR_SUCCESS;
 }
 
+static const char zero_header[SA_FILE_SLOT_HEADER];
+
 apr_status_t sa_file_parse(const char *buf, apr_size_t len,
                            sa_file_layout_t *l, const char **why)
 {
@@ -231,6 +233,7 @@ apr_status_t sa_file_parse(const char *buf, apr_size_t len,
         l->slots = 0;
         l->cap = 0;
         l->current = 0;
+        l->other = SA_FILE_OTHER_EMPTY;
         return sa_file_record_parse(buf, len, &l->rec, why);
     }
     if (len % 2 != 0 || cap < SA_FILE_SLOT_MIN || cap > SA_FILE_SLOT_MAX) {
@@ -238,9 +241,10 @@ apr_status_t sa_file_parse(const char *buf, apr_size_t len,
         return SA_ECORRUPT;
     }
     /* The slot whose version field is the higher is checked first: when
-     * it is valid, no valid slot can be newer, and the other slot's data
-     * need not be summed. When it is not (torn, or never written), the
-     * other one is the record. */
+     * it is valid, no valid slot can be newer. When it is not (torn, or
+     * never written), the other one is the record. Either way the other
+     * slot's state is reported: the store's lock-free load trusts its
+     * answer only when that slot is valid too or was never written. */
     for (n = 0; n < 2; n++) {
         const unsigned char *u = (const unsigned char *)buf + n * cap;
         raw[n] = memcmp(u, SA_SLOT_MAGIC, SA_SLOT_MAGIC_LEN) == 0
@@ -252,10 +256,18 @@ apr_status_t sa_file_parse(const char *buf, apr_size_t len,
 
         if (sa_file_slot_parse(buf + (apr_size_t)i * cap, cap, &l->rec,
                                &bad[n]) == APR_SUCCESS) {
+            const char *o = buf + (apr_size_t)(1 - i) * cap;
+            sa_file_header_t oh;
+
             l->rec.data_offset += (apr_size_t)i * cap;
             l->slots = 2;
             l->cap = cap;
             l->current = i;
+            l->other = memcmp(o, zero_header, SA_FILE_SLOT_HEADER) == 0
+                       ? SA_FILE_OTHER_EMPTY
+                       : n == 0 && sa_file_slot_parse(o, cap, &oh, &bad[1])
+                                   == APR_SUCCESS ? SA_FILE_OTHER_VALID
+                       : SA_FILE_OTHER_BAD;
             return APR_SUCCESS;
         }
     }

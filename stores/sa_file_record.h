@@ -78,7 +78,14 @@ typedef struct sa_file_layout_t {
     int slots;                  /* 2 for SA2, 0 for an SA1 file */
     apr_size_t cap;             /* SA2: bytes per slot */
     int current;                /* SA2: the slot holding rec, 0 or 1 */
+    int other;                  /* SA2: the other slot, SA_FILE_OTHER_* */
 } sa_file_layout_t;
+
+/* The slot that does not hold the record: valid (an older version), never
+ * written (its header all zeros), or neither (torn or damaged). */
+#define SA_FILE_OTHER_VALID 0
+#define SA_FILE_OTHER_EMPTY 1
+#define SA_FILE_OTHER_BAD   2
 
 /* FNV-1a 64 of a[0..alen) then b[0..blen). */
 apr_uint64_t sa_file_checksum(const void *a, apr_size_t alen, const void *b,

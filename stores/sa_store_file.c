@@ -43,11 +43,15 @@
  * slots of a small record share a disk block.
  *
  * Loading takes no lock: it reads the file once (pread) and takes the
- * valid slot with the higher version; a save running meanwhile at worst
- * makes the slot it writes look torn, and the previous version loads. Only
- * when neither slot is valid (a reader slow enough to see two saves in a
- * row, or a damaged file) does it read again under flock(LOCK_SH), and
- * report the record corrupt if that fails too.
+ * valid slot with the higher version, when the other slot is valid too or
+ * was never written (its header all zeros). Then that version was the
+ * latest at some moment of the read: a newer one would be in the other
+ * slot. A save running meanwhile makes the slot it writes look torn; then,
+ * or when neither slot is valid, the load reads again under
+ * flock(LOCK_SH), with no save running, so that it never answers with a
+ * version older than one already acknowledged; and reports the record
+ * corrupt if no slot is valid then either. A torn slot left by a crash
+ * costs its loads that lock until the next save overwrites it.
  *
  * Inserting: create the record's name with O_EXCL (taken: APR_EEXIST),
  * lock it, check that the name still gives the inode (a remove may have
@@ -572,9 +576,10 @@ static apr_status_t file_load(sa_store_inst_t *ctx, apr_pool_t *p,
     }
     path = record_path(p, c, id);
     rv = read_record(p, fd, path, c, NULL, rec, &lay, why);
-    if (rv == SA_ECORRUPT) {
-        /* Perhaps two saves ran while we read (see the header comment):
-         * once more, with no save running. */
+    if (rv == SA_ECORRUPT
+        || (rv == APR_SUCCESS && lay.other == SA_FILE_OTHER_BAD)) {
+        /* A save ran while we read (see the header comment): once more,
+         * with none running. */
         rv = lock_fd(c, p, fd, LOCK_SH, id, why);
         if (rv == APR_SUCCESS) {
             rv = read_record(p, fd, path, c, NULL, rec, &lay, why);
