@@ -673,8 +673,9 @@ static void test_torn_writes(apr_pool_t *p, const char *base)
        && lay.current == 1 && lay.rec.version == 2,
        "torn: a file of two %lu-byte slots, version 2 in slot 1",
        (unsigned long)lay.cap);
-    ok(memcmp(orig, "SA2s", 4) == 0 && memcmp(orig + lay.cap, "SA2s", 4) == 0,
-       "torn: both slots written, the older one kept");
+    ok(memcmp(orig, "SA2s", 4) == 0 && memcmp(orig + lay.cap, "SA2s", 4) == 0
+       && lay.other == SA_FILE_OTHER_VALID,
+       "torn: both slots written, the older one kept and valid");
 
     /* What the next save writes into slot 0: version 3. */
     slot_len = SA_FILE_SLOT_HEADER + strlen(d3);
@@ -716,6 +717,11 @@ static void test_torn_writes(apr_pool_t *p, const char *base)
      * it replaced stays in the other. */
     write_at(path, orig, len, 0);
     write_at(path, slot, slot_len / 2, 0);
+    ok(read_file(path, now_buf, sizeof(now_buf), &len)
+       && sa_file_parse(now_buf, len, &lay, &why) == APR_SUCCESS
+       && lay.current == 1 && lay.other == SA_FILE_OTHER_BAD,
+       "torn: the parse says the other slot is torn (a load then reads "
+       "again under a lock)");
     r = rec_of(d3, now + HOUR);
     r.version = 3;
     why = NULL;
@@ -761,6 +767,9 @@ static void test_torn_writes(apr_pool_t *p, const char *base)
         ok(0, "torn: a new record: %s", why ? why : "");
         return;
     }
+    ok(sa_file_parse(orig, len, &lay, &why) == APR_SUCCESS
+       && lay.current == 0 && lay.other == SA_FILE_OTHER_EMPTY,
+       "torn: a new record's slot 1 is never written (zeros)");
     bad_flip = -1;
     for (at = 0; at < SA_FILE_SLOT_HEADER + strlen(d1); at++) {
         char b = (char)(orig[at] ^ 0x10);
