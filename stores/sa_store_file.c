@@ -612,6 +612,33 @@ static apr_status_t slot_header(sa_file_t *c, apr_pool_t *p, const char *id,
     return rv;
 }
 
+/* Writes iov[0..n) at offset in one pwritev; with durable writes, to the
+ * disk. A short write (a full disk) is an error too, ENOSPC: what it wrote
+ * is a torn slot, which no load takes. */
+static apr_status_t write_all(sa_file_t *c, apr_pool_t *p, int fd,
+                              const struct iovec *iov, int n,
+                              apr_size_t offset, const char *id,
+                              const char **why)
+{
+    apr_size_t want = 0;
+    ssize_t done;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        want += iov[i].iov_len;
+    }
+    do {
+        done = pwritev(fd, iov, n, (off_t)offset);
+    } while (done < 0 && errno == EINTR);
+    if (done >= 0 && (apr_size_t)done != want) {
+        errno = ENOSPC;
+    }
+    if ((apr_size_t)done != want || (c->durable && fdatasync(fd) != 0)) {
+        return os_error(p, why, "cannot write", record_path(p, c, id));
+    }
+    return APR_SUCCESS;
+}
+
 /* Writes the whole of a new record file into fd: rec in slot 0, zeros to
  * the end of slot 1, in one write; with durable writes, to the disk. */
 static apr_status_t write_file(sa_file_t *c, apr_pool_t *p, int fd,
@@ -628,11 +655,7 @@ static apr_status_t write_file(sa_file_t *c, apr_pool_t *p, int fd,
     iov[1].iov_len = rec->len;
     iov[2].iov_base = apr_pcalloc(p, pad);
     iov[2].iov_len = pad;
-    if (pwritev(fd, iov, 3, 0) != (ssize_t)(2 * cap)
-        || (c->durable && fdatasync(fd) != 0)) {
-        return os_error(p, why, "cannot write", record_path(p, c, id));
-    }
-    return APR_SUCCESS;
+    return write_all(c, p, fd, iov, 3, 0, id, why);
 }
 
 /* Writes rec into the slot at offset of an open record, in place; with
@@ -648,12 +671,7 @@ static apr_status_t write_slot(sa_file_t *c, apr_pool_t *p, int fd,
     iov[0].iov_len = SA_FILE_SLOT_HEADER;
     iov[1].iov_base = (void *)rec->data;
     iov[1].iov_len = rec->len;
-    if (pwritev(fd, iov, 2, (off_t)offset)
-            != (ssize_t)(SA_FILE_SLOT_HEADER + rec->len)
-        || (c->durable && fdatasync(fd) != 0)) {
-        return os_error(p, why, "cannot write", record_path(p, c, id));
-    }
-    return APR_SUCCESS;
+    return write_all(c, p, fd, iov, 2, offset, id, why);
 }
 
 /* Writes rec as a new record file, a temporary one in leaf; returns its
