@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "apr_atomic.h"
 #include "apr_general.h"
 #include "apr_strings.h"
 #include "sa_id.h"
@@ -44,6 +45,29 @@ apr_status_t sa_id_generate(apr_pool_t *p, const char **id)
     return APR_SUCCESS;
 }
 
+/* SHA-256 fetched from OpenSSL's provider once per process, never freed:
+ * EVP_sha256() makes every digest fetch it again, which was half the cost
+ * of a key (bench/PROFILE.md). Threads that race to fetch it keep the
+ * first and free their own. */
+static volatile void *sha256_fetched;
+
+static const EVP_MD *sha256(void)
+{
+    void *md = apr_atomic_casptr(&sha256_fetched, NULL, NULL);
+
+    if (md == NULL) {
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (md == NULL) {
+            return EVP_sha256();
+        }
+        if (apr_atomic_casptr(&sha256_fetched, md, NULL) != NULL) {
+            EVP_MD_free(md);
+            md = apr_atomic_casptr(&sha256_fetched, NULL, NULL);
+        }
+    }
+    return md;
+}
+
 apr_status_t sa_id_key(apr_pool_t *p, const char *id, const char **key)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -52,7 +76,7 @@ apr_status_t sa_id_key(apr_pool_t *p, const char *id, const char **key)
     if (!sa_id_valid(id, id ? strlen(id) : 0)) {
         return APR_EINVAL;
     }
-    if (EVP_Digest(id, SA_ID_LEN, md, &mdlen, EVP_sha256(), NULL) != 1
+    if (EVP_Digest(id, SA_ID_LEN, md, &mdlen, sha256(), NULL) != 1
         || mdlen < SA_ID_BYTES) {
         return APR_EGENERAL;
     }

@@ -173,19 +173,44 @@ apr_status_t sa_store_child_init(sa_store_t *s, apr_pool_t *p,
         } \
     } while (0)
 
+/* The last key computed in a pool: a request loads its session and then
+ * saves it, and SHA-256 through OpenSSL costs a few thousand instructions
+ * (bench/PROFILE.md). A pool serves one thread at a time. */
+typedef struct {
+    char id[SA_ID_LEN + 1];
+    const char *key;
+} key_memo_t;
+#define SA_KEY_MEMO "sa_store_key_memo"
+
 /* What a provider is given instead of an id: its key (sa_id.h), so that
  * no store ever keeps a working session id. */
 static apr_status_t key_of(apr_pool_t *p, const char *id, const char **key,
                            const char **why)
 {
+    key_memo_t *memo = NULL;
     apr_status_t rv;
 
     SA_CHECK_ID(id, why);
+    if (apr_pool_userdata_get((void **)&memo, SA_KEY_MEMO, p) == APR_SUCCESS
+        && memo != NULL && memcmp(memo->id, id, SA_ID_LEN) == 0) {
+        *key = memo->key;
+        return APR_SUCCESS;
+    }
     rv = sa_id_key(p, id, key);
     if (rv != APR_SUCCESS) {
         *why = "cannot compute the key of a session id";
+        return rv;
     }
-    return rv;
+    if (memo == NULL) {
+        memo = apr_palloc(p, sizeof(*memo));
+        if (apr_pool_userdata_setn(memo, SA_KEY_MEMO, NULL, p)
+            != APR_SUCCESS) {
+            return APR_SUCCESS;     /* no memo: computed again next time */
+        }
+    }
+    memcpy(memo->id, id, SA_ID_LEN + 1);
+    memo->key = *key;
+    return APR_SUCCESS;
 }
 
 /* The record an insert writes: the version settled, the id checked. */
