@@ -871,6 +871,35 @@ static void test_grow(apr_pool_t *p, const char *base)
     ok(loads_as(st, p, id, 2, "a=2", &rv), "grow: and it loads");
 }
 
+/* Ids one after the other in one pool (the store layer remembers the last
+ * key a pool computed): each record lands at its own key's path, and each
+ * loads its own data. */
+static void test_keys_in_one_pool(apr_pool_t *p, const char *base)
+{
+    const char *dir = mkdir_mode(p, base, "keys", 0700);
+    const char *why = NULL, *a = new_id(p), *b = new_id(p);
+    apr_time_t now = apr_time_now();
+    sa_store_t *st = NULL;
+    sa_record_t ra = rec_of("who=a", now + HOUR);
+    sa_record_t rb = rec_of("who=b", now + HOUR);
+    struct stat sb;
+    apr_status_t rv;
+
+    if (open_at(p, dir, &st, &why) != APR_SUCCESS) {
+        ok(0, "keys: the store opens: %s", why ? why : "");
+        return;
+    }
+    ok(sa_store_insert(st, p, a, &ra, &why) == APR_SUCCESS
+       && sa_store_insert(st, p, b, &rb, &why) == APR_SUCCESS
+       && stat(path_of(p, dir, a), &sb) == 0
+       && stat(path_of(p, dir, b), &sb) == 0,
+       "keys: two ids in one pool, each at its own key's path");
+    ok(loads_as(st, p, a, 1, "who=a", &rv) && loads_as(st, p, b, 1, "who=b",
+                                                       &rv)
+       && loads_as(st, p, a, 1, "who=a", &rv),
+       "keys: and each loads its own data, in any order");
+}
+
 /* A reader during saves by another process: every load gives a version
  * that was saved, whole, never a corrupt record. */
 static void test_readers(apr_pool_t *p, const char *base)
@@ -1069,6 +1098,7 @@ int main(void)
     test_torn_writes(p, base);
     test_grow(p, base);
     test_readers(p, base);
+    test_keys_in_one_pool(p, base);
     if (system(apr_pstrcat(p, "chmod -R u+rwx '", base, "'; rm -rf '", base,
                            "'", (char *)NULL)) != 0) {
         diag("could not remove %s", base);
