@@ -72,6 +72,10 @@ my @out = SessionAPIPeer::run_clients($CLIENTS, sub {
     push @killed, [$peer->url, kill_a_child($peer->pid)] if $peer;
     if ($peer) {
         sleep 0.5;
+        # Stopped first, so that it cannot fork a child (replacing the one
+        # killed above) between the list and the kill: such a child would
+        # outlive the test and hold the peer's port for the next ones.
+        kill 'STOP', $peer->pid;
         @peer_processes = ($peer->pid, SessionAPIPeer::children_of($peer->pid));
         kill 'KILL', @peer_processes;
         open my $fh, '>', "$stop.peer-dead" or die "$stop.peer-dead: $!";
