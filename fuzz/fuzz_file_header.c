@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
  * authors; see LICENSE. */
-/* libFuzzer target: the file store's record header parser
- * (stores/sa_file_record.h), fed whole record files. It must never read
- * outside the buffer, and what it accepts must be canonical: the header
- * sa_file_record_format writes for the parsed values is byte for byte the
- * header that was parsed, and the values are within the documented ranges.
- * Seeds: fuzz/corpus/file_header/. */
+/* libFuzzer target: the file store's record parsers
+ * (stores/sa_file_record.h), fed whole record files. They must never read
+ * outside the buffer, and what they accept must be canonical: the SA1
+ * header sa_file_record_format writes for the parsed values is byte for
+ * byte the header that was parsed, the two-slot record's slot header is
+ * the one sa_file_slot_header writes for its values and data, and the
+ * values are within the documented ranges. Seeds: fuzz/corpus/file_header/. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sa_file_header_t h;
     char head[SA_FILE_HEADER_MAX];
     apr_size_t hlen = 0;
+    sa_file_layout_t l;
 
+    if (sa_file_parse(buf, size, &l, &why) == APR_SUCCESS && l.slots == 2) {
+        unsigned char slot[SA_FILE_SLOT_HEADER];
+        const char *at = buf + (apr_size_t)l.current * l.cap;
+
+        if (l.cap * 2 != size || l.rec.data_offset + l.rec.len > size
+            || l.rec.data_offset != (apr_size_t)l.current * l.cap
+                                    + SA_FILE_SLOT_HEADER
+            || sa_file_slot_header(slot, l.rec.version, l.rec.expiry,
+                                   buf + l.rec.data_offset, l.rec.len)
+               != APR_SUCCESS
+            || memcmp(slot, at, SA_FILE_SLOT_HEADER) != 0) {
+            abort();            /* a slot that is not what the store writes */
+        }
+        return 0;
+    }
     if (sa_file_record_parse(buf, size, &h, &why) != APR_SUCCESS) {
         if (why == NULL) {
             abort();            /* every refusal says why */

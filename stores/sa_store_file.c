@@ -6,13 +6,68 @@
  * 1,024 leaf directories share the sessions (a million live sessions put
  * about a thousand files in each) and a lookup is one open().
  *
- * A record file is a header (sa_file_record.h) and the encoded session.
- * Writes go to a temporary file in the same directory that is renamed over
- * the record, so a reader sees the old or the new record, never a mix.
- * Compare-and-set and remove hold flock() on the record's current inode:
- * whoever renames a new inode in has to have held the lock on the old one,
- * so a writer that waited re-checks that the name still gives the inode it
- * locked.
+ * A record file holds two slots (sa_file_record.h): each is a header with a
+ * version, an expiry, a length and a checksum (FNV-1a 64 over the header
+ * and the data), then the data. The record is the valid slot with the
+ * higher version. Why two slots and not a new file renamed over the old
+ * one, as earlier versions did: on ext4 a rename over a file forces the
+ * new file's blocks to be allocated and written back (auto_da_alloc), and
+ * that write-back, not the store's own code, held the file store to a
+ * third of the bare handler's rate (bench/PROFILE.md). Now a save is one
+ * pwrite into a file that already has its blocks.
+ *
+ * Saving (update), under flock(LOCK_EX) on the record: read both slots,
+ * compare-and-set against the current one, then write the new version into
+ * the OTHER slot in place, and with SessionAPIStoreSync On fdatasync before
+ * answering. Why that is crash-safe:
+ *  - the slot holding the acknowledged version is never written while it
+ *    is current: a save only writes the slot that is not current, so a
+ *    crash at any point of the write (a torn write: any prefix, any
+ *    subset of its sectors) leaves the current slot as it was;
+ *  - a torn slot never loads: the checksum covers the header and the
+ *    data, so a slot part new and part old fails it (a chance of about
+ *    2^-64 that it passes); a slot never written is zeros, which fail the
+ *    magic. The loader then takes the other slot: the previous version;
+ *  - once the write returns, the new slot is in the page cache and a crash
+ *    of httpd (kill -9) cannot lose it; with Sync On, fdatasync has put it
+ *    on the disk before the answer, so a power loss cannot either. The
+ *    file's size never changes in place, so fdatasync is enough.
+ *  - a save that does not fit its slot (or an SA1 file of an earlier
+ *    version) writes a fresh two-slot file with larger slots to a
+ *    temporary file and renames it over the record, still under the lock
+ *    on the old inode: the crash safety of a rename, and rare, since slots
+ *    double in size. Writers that waited on the old inode re-check that
+ *    the name still gives the inode they locked and start again if not.
+ * Like SQLite's default (powersafe overwrite), this assumes that a write
+ * to one slot does not damage bytes it does not write, although both
+ * slots of a small record share a disk block.
+ *
+ * Loading takes no lock: it reads the file once (pread) and takes the
+ * valid slot with the higher version, when the other slot is valid too or
+ * was never written (its header all zeros). Then that version was the
+ * latest at some moment of the read: a newer one would be in the other
+ * slot. A save running meanwhile makes the slot it writes look torn; then,
+ * or when neither slot is valid, the load reads again under
+ * flock(LOCK_SH), with no save running, so that it never answers with a
+ * version older than one already acknowledged; and reports the record
+ * corrupt if no slot is valid then either. A torn slot left by a crash
+ * costs its loads that lock until the next save overwrites it.
+ *
+ * Inserting: create the record's name with O_EXCL (taken: APR_EEXIST),
+ * lock it, check that the name still gives the inode (a remove may have
+ * unlinked it in between: start again), write the whole file (slot 0, a
+ * zeroed slot 1, so that later saves find their blocks allocated) in one
+ * pwrite, and with Sync On fdatasync it and fsync the directory. An empty
+ * file is an insert not written yet: load says APR_NOTFOUND (the insert
+ * has not happened), update conflicts, and an empty file an hour old (a
+ * crash between create and write, never acknowledged) is purged.
+ *
+ * Remove and purge hold flock(LOCK_EX) on the record, checked as above,
+ * and unlink it: a writer that waited finds the name gone and conflicts.
+ *
+ * Earlier versions' files (SA1: one record, a text header) are read; the
+ * first save of one rewrites it as a two-slot file through the rename
+ * path above. bench/prefill still writes them.
  *
  * Trust. Whoever can write DIR or a leaf directory can swap one session's
  * file for another's, so the store uses only directories that belong to
@@ -48,7 +103,8 @@
 #include "sa_id.h"
 #include "sa_store.h"
 
-#define SA_FILE_MAX_RECORD (64 * 1024 * 1024)
+/* The largest file a record can be: two slots of the largest size. */
+#define SA_FILE_MAX_RECORD ((apr_off_t)2 * SA_FILE_SLOT_MAX)
 #define SA_FILE_TMP_PREFIX ".tmp."
 #define SA_FILE_TMP_MAX_AGE 3600     /* seconds before an orphan is removed */
 #define SA_FILE_LOCK_TRIES 100
@@ -57,8 +113,9 @@
 /* Directories: opened as what they are, never through a link. */
 #define SA_FILE_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 /* Records: never through a link; O_NONBLOCK so that a FIFO cannot hang a
- * request (it changes nothing for a regular file). */
-#define SA_FILE_REC_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+ * request (it changes nothing for a regular file). Or'ed with O_RDONLY, or
+ * O_RDWR for a save. */
+#define SA_FILE_REC_FLAGS (O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 
 struct sa_store_inst_t {
     const char *dir;
@@ -404,16 +461,17 @@ static apr_status_t open_leaf(sa_file_t *c, apr_pool_t *p, char c1, char c2,
     return rv;
 }
 
-/* Reads and checks an open record. APR_SUCCESS with rec filled, or
- * SA_ECORRUPT with *why. */
+/* Reads and checks an open record, whole, from its start. APR_SUCCESS
+ * with rec and *lay filled; APR_NOTFOUND for an empty file (an insert not
+ * written yet, see the header comment); SA_ECORRUPT with *why. */
 static apr_status_t read_record(apr_pool_t *p, int fd, const char *path,
                                 const sa_file_t *c, const struct stat *known,
-                                sa_record_t *rec, const char **why)
+                                sa_record_t *rec, sa_file_layout_t *lay,
+                                const char **why)
 {
     struct stat st;
     char *buf;
     apr_size_t got = 0;
-    sa_file_header_t h;
     const char *bad = NULL;
 
     if (known != NULL) {
@@ -435,9 +493,13 @@ static apr_status_t read_record(apr_pool_t *p, int fd, const char *path,
         *why = apr_psprintf(p, "%s is too large to be a session", path);
         return SA_ECORRUPT;
     }
+    if (st.st_size == 0) {
+        return APR_NOTFOUND;
+    }
     buf = apr_palloc(p, (apr_size_t)st.st_size + 1);
     while (got < (apr_size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (apr_size_t)st.st_size - got);
+        ssize_t n = pread(fd, buf + got, (apr_size_t)st.st_size - got,
+                          (off_t)got);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -450,23 +512,24 @@ static apr_status_t read_record(apr_pool_t *p, int fd, const char *path,
         got += (apr_size_t)n;
     }
     buf[got] = '\0';
-    if (sa_file_record_parse(buf, got, &h, &bad) != APR_SUCCESS) {
+    if (sa_file_parse(buf, got, lay, &bad) != APR_SUCCESS) {
         *why = apr_psprintf(p, "%s: %s", path, bad);
         return SA_ECORRUPT;
     }
-    rec->data = buf + h.data_offset;
-    rec->len = h.len;
-    rec->version = h.version;
-    rec->expiry = h.expiry;
+    rec->data = buf + lay->rec.data_offset;
+    rec->len = lay->rec.len;
+    rec->version = lay->rec.version;
+    rec->expiry = lay->rec.expiry;
     return APR_SUCCESS;
 }
 
-/* Opens a record in leaf for reading: APR_NOTFOUND if absent, SA_ECORRUPT
- * for a symbolic link (never followed). */
+/* Opens a record in leaf, O_RDONLY or O_RDWR: APR_NOTFOUND if absent,
+ * SA_ECORRUPT for a symbolic link (never followed). */
 static apr_status_t open_record(sa_file_t *c, apr_pool_t *p, int leaf,
-                                const char *id, int *fd, const char **why)
+                                const char *id, int mode, int *fd,
+                                const char **why)
 {
-    *fd = openat(leaf, id, SA_FILE_REC_FLAGS);
+    *fd = openat(leaf, id, mode | SA_FILE_REC_FLAGS);
     if (*fd >= 0) {
         return APR_SUCCESS;
     }
@@ -481,24 +544,47 @@ static apr_status_t open_record(sa_file_t *c, apr_pool_t *p, int leaf,
     return os_error(p, why, "cannot open", record_path(p, c, id));
 }
 
+static apr_status_t lock_fd(sa_file_t *c, apr_pool_t *p, int fd, int how,
+                            const char *id, const char **why)
+{
+    while (flock(fd, how) != 0) {
+        if (errno != EINTR) {
+            return os_error(p, why, "cannot lock", record_path(p, c, id));
+        }
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t file_load(sa_store_inst_t *ctx, apr_pool_t *p,
                               const char *id,
                               apr_time_t now, sa_record_t *rec,
                               const char **why)
 {
     sa_file_t *c = ctx;
+    sa_file_layout_t lay;
+    const char *path;
     int leaf, fd;
     apr_status_t rv = open_leaf(c, p, id[0], id[1], 0, &leaf, why);
 
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = open_record(c, p, leaf, id, &fd, why);
+    rv = open_record(c, p, leaf, id, O_RDONLY, &fd, why);
     close(leaf);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = read_record(p, fd, record_path(p, c, id), c, NULL, rec, why);
+    path = record_path(p, c, id);
+    rv = read_record(p, fd, path, c, NULL, rec, &lay, why);
+    if (rv == SA_ECORRUPT
+        || (rv == APR_SUCCESS && lay.other == SA_FILE_OTHER_BAD)) {
+        /* A save ran while we read (see the header comment): once more,
+         * with none running. */
+        rv = lock_fd(c, p, fd, LOCK_SH, id, why);
+        if (rv == APR_SUCCESS) {
+            rv = read_record(p, fd, path, c, NULL, rec, &lay, why);
+        }
+    }
     close(fd);
     if (rv == APR_SUCCESS && rec->expiry <= now) {
         return APR_NOTFOUND;
@@ -506,26 +592,99 @@ static apr_status_t file_load(sa_store_inst_t *ctx, apr_pool_t *p,
     return rv;
 }
 
-/* Writes rec into a new temporary file in leaf; returns its name. */
-static apr_status_t write_temp(sa_file_t *c, apr_pool_t *p, int leaf,
-                               const char *id, const sa_record_t *rec,
-                               const char **tmp, const char **why)
+/* The header of rec's slot; a store error naming the record if rec holds
+ * what no slot can. */
+static apr_status_t slot_header(sa_file_t *c, apr_pool_t *p, const char *id,
+                                const sa_record_t *rec,
+                                unsigned char head[SA_FILE_SLOT_HEADER],
+                                const char **why)
 {
-    char head[SA_FILE_HEADER_MAX];
-    struct iovec iov[2];
-    apr_size_t hlen;
-    int fd;
-    const char *name;
-    apr_status_t rv = sa_file_record_format(head, sizeof(head), rec->version,
-                                            rec->expiry, rec->len, &hlen);
+    apr_status_t rv = sa_file_slot_header(head, rec->version, rec->expiry,
+                                          rec->data, rec->len);
 
     if (rv != APR_SUCCESS) {
-        *why = apr_psprintf(p, "%s: version %" APR_INT64_T_FMT " or expiry %"
-                            APR_TIME_T_FMT " out of the range a record can "
-                            "hold", record_path(p, c, id), rec->version,
-                            rec->expiry);
-        return rv;
+        *why = apr_psprintf(p, "%s: version %" APR_INT64_T_FMT ", expiry %"
+                            APR_TIME_T_FMT " or length %" APR_SIZE_T_FMT
+                            " out of the range a record can hold",
+                            record_path(p, c, id), rec->version, rec->expiry,
+                            rec->len);
     }
+    return rv;
+}
+
+/* Writes iov[0..n) at offset in one pwritev; with durable writes, to the
+ * disk. A short write (a full disk) is an error too, ENOSPC: what it wrote
+ * is a torn slot, which no load takes. */
+static apr_status_t write_all(sa_file_t *c, apr_pool_t *p, int fd,
+                              const struct iovec *iov, int n,
+                              apr_size_t offset, const char *id,
+                              const char **why)
+{
+    apr_size_t want = 0;
+    ssize_t done;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        want += iov[i].iov_len;
+    }
+    do {
+        done = pwritev(fd, iov, n, (off_t)offset);
+    } while (done < 0 && errno == EINTR);
+    if (done >= 0 && (apr_size_t)done != want) {
+        errno = ENOSPC;
+    }
+    if ((apr_size_t)done != want || (c->durable && fdatasync(fd) != 0)) {
+        return os_error(p, why, "cannot write", record_path(p, c, id));
+    }
+    return APR_SUCCESS;
+}
+
+/* Writes the whole of a new record file into fd: rec in slot 0, zeros to
+ * the end of slot 1, in one write; with durable writes, to the disk. */
+static apr_status_t write_file(sa_file_t *c, apr_pool_t *p, int fd,
+                               const char *id, const sa_record_t *rec,
+                               const unsigned char *head, const char **why)
+{
+    apr_size_t cap = sa_file_slot_cap(rec->len);
+    apr_size_t pad = 2 * cap - SA_FILE_SLOT_HEADER - rec->len;
+    struct iovec iov[3];
+
+    iov[0].iov_base = (void *)head;
+    iov[0].iov_len = SA_FILE_SLOT_HEADER;
+    iov[1].iov_base = (void *)rec->data;
+    iov[1].iov_len = rec->len;
+    iov[2].iov_base = apr_pcalloc(p, pad);
+    iov[2].iov_len = pad;
+    return write_all(c, p, fd, iov, 3, 0, id, why);
+}
+
+/* Writes rec into the slot at offset of an open record, in place; with
+ * durable writes, to the disk. */
+static apr_status_t write_slot(sa_file_t *c, apr_pool_t *p, int fd,
+                               const char *id, const sa_record_t *rec,
+                               const unsigned char *head, apr_size_t offset,
+                               const char **why)
+{
+    struct iovec iov[2];
+
+    iov[0].iov_base = (void *)head;
+    iov[0].iov_len = SA_FILE_SLOT_HEADER;
+    iov[1].iov_base = (void *)rec->data;
+    iov[1].iov_len = rec->len;
+    return write_all(c, p, fd, iov, 2, offset, id, why);
+}
+
+/* Writes rec as a new record file, a temporary one in leaf; returns its
+ * name. */
+static apr_status_t write_temp(sa_file_t *c, apr_pool_t *p, int leaf,
+                               const char *id, const sa_record_t *rec,
+                               const unsigned char *head, const char **tmp,
+                               const char **why)
+{
+    int fd;
+    const char *name;
+    apr_status_t rv;
+
     name = apr_psprintf(p, SA_FILE_TMP_PREFIX "%s.%ld.%u", id, c->pid,
                         apr_atomic_inc32(&c->tmp_counter));
     fd = openat(leaf, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
@@ -535,13 +694,8 @@ static apr_status_t write_temp(sa_file_t *c, apr_pool_t *p, int leaf,
                         apr_psprintf(p, "%s/%c/%c/%s", c->dir, id[0], id[1],
                                      name));
     }
-    iov[0].iov_base = head;
-    iov[0].iov_len = hlen;
-    iov[1].iov_base = (void *)rec->data;
-    iov[1].iov_len = rec->len;
-    if (writev(fd, iov, 2) != (ssize_t)(hlen + rec->len)
-        || (c->durable && fsync(fd) != 0)) {
-        rv = os_error(p, why, "cannot write", record_path(p, c, id));
+    rv = write_file(c, p, fd, id, rec, head, why);
+    if (rv != APR_SUCCESS) {
         close(fd);
         unlinkat(leaf, name, 0);
         return rv;
@@ -555,7 +709,7 @@ static apr_status_t write_temp(sa_file_t *c, apr_pool_t *p, int leaf,
     return APR_SUCCESS;
 }
 
-/* With durable writes, the rename itself must reach the disk too. */
+/* With durable writes, a new name in leaf must reach the disk too. */
 static apr_status_t sync_leaf(sa_file_t *c, apr_pool_t *p, int leaf,
                               const char *id, const char **why)
 {
@@ -566,61 +720,94 @@ static apr_status_t sync_leaf(sa_file_t *c, apr_pool_t *p, int leaf,
     return APR_SUCCESS;
 }
 
+/* Whether the name in leaf still gives the inode fd has open (and locked):
+ * a remove or a rename may have replaced it while we waited. */
+static int still_named(int leaf, const char *name, int fd, struct stat *st)
+{
+    struct stat current;
+
+    return fstat(fd, st) == 0
+        && fstatat(leaf, name, &current, AT_SYMLINK_NOFOLLOW) == 0
+        && st->st_ino == current.st_ino && st->st_dev == current.st_dev;
+}
+
 static apr_status_t file_insert(sa_store_inst_t *ctx, apr_pool_t *p,
                                 const char *id,
                                 const sa_record_t *rec, const char **why)
 {
     sa_file_t *c = ctx;
-    const char *tmp;
-    int leaf;
-    apr_status_t rv = open_leaf(c, p, id[0], id[1], 1, &leaf, why);
+    unsigned char head[SA_FILE_SLOT_HEADER];
+    struct stat st;
+    int leaf, fd = -1, tries;
+    apr_status_t rv = slot_header(c, p, id, rec, head, why);
 
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = write_temp(c, p, leaf, id, rec, &tmp, why);
-    if (rv == APR_SUCCESS) {
-        /* link() publishes the complete file only if the name is free. */
-        if (linkat(leaf, tmp, leaf, id, 0) != 0) {
+    rv = open_leaf(c, p, id[0], id[1], 1, &leaf, why);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (tries = 0; tries < SA_FILE_LOCK_TRIES; tries++) {
+        /* O_EXCL: the name is ours only if it was free. */
+        fd = openat(leaf, id, O_RDWR | O_CREAT | O_EXCL | SA_FILE_REC_FLAGS,
+                    0600);
+        if (fd < 0) {
             rv = errno == EEXIST ? APR_EEXIST
                  : os_error(p, why, "cannot create", record_path(p, c, id));
+            break;
         }
-        unlinkat(leaf, tmp, 0);
+        rv = lock_fd(c, p, fd, LOCK_EX, id, why);
+        if (rv != APR_SUCCESS || still_named(leaf, id, fd, &st)) {
+            break;
+        }
+        close(fd);      /* removed before we locked it: create it again */
+        fd = -1;
+        rv = APR_EBUSY;
+        *why = apr_psprintf(p, "%s kept being removed while being created",
+                            record_path(p, c, id));
     }
     if (rv == APR_SUCCESS) {
-        rv = sync_leaf(c, p, leaf, id, why);
+        rv = write_file(c, p, fd, id, rec, head, why);
+        if (rv == APR_SUCCESS) {
+            rv = sync_leaf(c, p, leaf, id, why);
+        }
+        if (rv != APR_SUCCESS) {
+            /* Still locked and still ours: nobody has seen it. */
+            unlinkat(leaf, id, 0);
+        }
+    }
+    else if (fd >= 0) {
+        unlinkat(leaf, id, 0);
+    }
+    if (fd >= 0) {
+        close(fd);
     }
     close(leaf);
     return rv;
 }
 
-/* Opens the record name in leaf and locks the inode it names now, whose
- * stat it returns. APR_NOTFOUND if absent. */
+/* Opens the record name in leaf (mode O_RDONLY or O_RDWR) and locks the
+ * inode it names now, whose stat it returns. APR_NOTFOUND if absent. */
 static apr_status_t lock_record(sa_file_t *c, apr_pool_t *p, int leaf,
-                                const char *name, int *fdp,
+                                const char *name, int mode, int *fdp,
                                 struct stat *locked, const char **why)
 {
     int tries;
 
     for (tries = 0; tries < SA_FILE_LOCK_TRIES; tries++) {
-        struct stat current;
         int fd;
-        apr_status_t rv = open_record(c, p, leaf, name, &fd, why);
+        apr_status_t rv = open_record(c, p, leaf, name, mode, &fd, why);
 
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        while (flock(fd, LOCK_EX) != 0) {
-            if (errno != EINTR) {
-                rv = os_error(p, why, "cannot lock", record_path(p, c, name));
-                close(fd);
-                return rv;
-            }
+        rv = lock_fd(c, p, fd, LOCK_EX, name, why);
+        if (rv != APR_SUCCESS) {
+            close(fd);
+            return rv;
         }
-        if (fstat(fd, locked) == 0
-            && fstatat(leaf, name, &current, AT_SYMLINK_NOFOLLOW) == 0
-            && locked->st_ino == current.st_ino
-            && locked->st_dev == current.st_dev) {
+        if (still_named(leaf, name, fd, locked)) {
             *fdp = fd;
             return APR_SUCCESS;
         }
@@ -637,19 +824,25 @@ static apr_status_t file_update(sa_store_inst_t *ctx, apr_pool_t *p,
                                 const char **why)
 {
     sa_file_t *c = ctx;
-    const char *tmp;
+    unsigned char head[SA_FILE_SLOT_HEADER];
+    const char *tmp = NULL;
     sa_record_t cur;
+    sa_file_layout_t lay;
     struct stat st;
     int leaf, fd;
-    apr_status_t rv = open_leaf(c, p, id[0], id[1], 0, &leaf, why);
+    apr_status_t rv = slot_header(c, p, id, rec, head, why);
 
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = open_leaf(c, p, id[0], id[1], 0, &leaf, why);
     if (rv == APR_NOTFOUND) {
         return SA_ECONFLICT;
     }
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = lock_record(c, p, leaf, id, &fd, &st, why);
+    rv = lock_record(c, p, leaf, id, O_RDWR, &fd, &st, why);
     if (rv == APR_NOTFOUND) {
         close(leaf);
         return SA_ECONFLICT;
@@ -658,16 +851,25 @@ static apr_status_t file_update(sa_store_inst_t *ctx, apr_pool_t *p,
         close(leaf);
         return rv;
     }
-    rv = read_record(p, fd, record_path(p, c, id), c, &st, &cur, why);
-    if (rv == SA_ECORRUPT) {
+    rv = read_record(p, fd, record_path(p, c, id), c, &st, &cur, &lay, why);
+    if (rv == SA_ECORRUPT || rv == APR_NOTFOUND) {
         rv = SA_ECONFLICT;      /* the caller's reload reports it */
     }
     else if (rv == APR_SUCCESS
              && (cur.version != expected || cur.expiry <= apr_time_now())) {
         rv = SA_ECONFLICT;
     }
-    if (rv == APR_SUCCESS) {
-        rv = write_temp(c, p, leaf, id, rec, &tmp, why);
+    if (rv == APR_SUCCESS && lay.slots == 2
+        && SA_FILE_SLOT_HEADER + rec->len <= lay.cap) {
+        /* The slot that is not current, so the current one survives
+         * whatever happens to this write. */
+        rv = write_slot(c, p, fd, id, rec, head,
+                        lay.current == 0 ? lay.cap : 0, why);
+    }
+    else if (rv == APR_SUCCESS) {
+        /* Too large for its slots, or an SA1 file: a new file, renamed in
+         * while we hold the lock on the old one. */
+        rv = write_temp(c, p, leaf, id, rec, head, &tmp, why);
         if (rv == APR_SUCCESS && renameat(leaf, tmp, leaf, id) != 0) {
             rv = os_error(p, why, "cannot replace", record_path(p, c, id));
             unlinkat(leaf, tmp, 0);
@@ -696,7 +898,7 @@ static apr_status_t file_remove(sa_store_inst_t *ctx, apr_pool_t *p,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = lock_record(c, p, leaf, id, &fd, &st, why);
+    rv = lock_record(c, p, leaf, id, O_RDONLY, &fd, &st, why);
     if (rv == APR_NOTFOUND) {
         rv = APR_SUCCESS;
     }
@@ -743,6 +945,7 @@ static apr_status_t purge_leaf(sa_file_t *c, apr_pool_t *p, char c1, char c2,
      * calls below. */
     while (*removed < max && (de = readdir(d)) != NULL) {
         sa_record_t rec;
+        sa_file_layout_t lay;
         struct stat st;
         int fd, dead;
 
@@ -758,7 +961,7 @@ static apr_status_t purge_leaf(sa_file_t *c, apr_pool_t *p, char c1, char c2,
         if (!sa_id_valid(de->d_name, strlen(de->d_name))) {
             continue;
         }
-        rv = lock_record(c, p, leaf, de->d_name, &fd, &st, why);
+        rv = lock_record(c, p, leaf, de->d_name, O_RDONLY, &fd, &st, why);
         if (rv == APR_NOTFOUND) {
             rv = APR_SUCCESS;
             continue;
@@ -775,12 +978,13 @@ static apr_status_t purge_leaf(sa_file_t *c, apr_pool_t *p, char c1, char c2,
         }
         /* Checked under the lock: a save may just have renewed it. */
         if (read_record(p, fd, record_path(p, c, de->d_name), c, &st, &rec,
-                        why) == APR_SUCCESS) {
+                        &lay, why) == APR_SUCCESS) {
             dead = rec.expiry <= now;
         }
         else {
-            /* Unreadable: no load will ever take it. Ours and old enough
-             * not to be a write in progress, it goes. */
+            /* Unreadable, or empty: no load will ever take it. Ours and
+             * old enough not to be a write in progress (an insert between
+             * its create and its write), it goes. */
             dead = st.st_uid == c->owner
                    && st.st_mtime < apr_time_sec(now) - SA_FILE_TMP_MAX_AGE;
         }

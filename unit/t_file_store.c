@@ -3,13 +3,18 @@
 /* The file store's own defences, beyond the contract t_store.c holds every
  * store to: which store directories start-up and child start refuse (links,
  * directories other users own or can write), the check of every leaf
- * directory before use, and the strict parse of a record's header, both
- * through the store and directly (sa_file_record_parse). Runs in a fresh
+ * directory before use, the strict parse of a record's header, both
+ * through the store and directly (sa_file_record_parse), and the crash
+ * safety of the two slots: a save cut short at every byte, a damaged byte
+ * anywhere, a reader during another process's saves, a record outgrowing
+ * its slots. Runs in a fresh
  * temporary directory; the cases that give files to another user need
  * root and are skipped otherwise. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "apr_general.h"
@@ -545,6 +550,430 @@ static void test_headers_in_store(apr_pool_t *p, const char *base)
 }
 
 /* ------------------------------------------------------------------ */
+/* Two slots: torn writes, damaged bytes, readers during saves.        */
+
+static int read_file(const char *path, char *buf, apr_size_t size,
+                     apr_size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    ssize_t n;
+
+    if (fd < 0) {
+        return 0;
+    }
+    n = pread(fd, buf, size, 0);
+    close(fd);
+    if (n < 0) {
+        return 0;
+    }
+    *len = (apr_size_t)n;
+    return 1;
+}
+
+static int write_at(const char *path, const void *buf, apr_size_t len,
+                    apr_size_t offset)
+{
+    int fd = open(path, O_WRONLY);
+    ssize_t n;
+
+    if (fd < 0) {
+        return 0;
+    }
+    n = pwrite(fd, buf, len, (off_t)offset);
+    close(fd);
+    return n == (ssize_t)len;
+}
+
+/* Loads id; 1 if it gives exactly version and data. */
+static int loads_as(sa_store_t *st, apr_pool_t *p, const char *id,
+                    apr_int64_t version, const char *data, apr_status_t *rv)
+{
+    sa_record_t got;
+    const char *why = NULL;
+
+    *rv = sa_store_load(st, p, id, apr_time_now(), &got, &why);
+    return *rv == APR_SUCCESS && got.version == version
+        && got.len == strlen(data) && memcmp(got.data, data, got.len) == 0;
+}
+
+/* A string of n characters that says which version it belongs to. */
+static const char *data_of(apr_pool_t *p, apr_int64_t version, apr_size_t n)
+{
+    char *s = apr_palloc(p, n + 1);
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        s[i] = (char)('a' + (version * 7 + (apr_int64_t)i) % 26);
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/* After a cut write of slot (slot_len bytes) into slot 0 of path: version
+ * 3 (d3) must load if slot 0 now holds every byte of it (a cut whose
+ * missing bytes were already the same, or none missing), version 2 (d2)
+ * otherwise. Counts the first case in *whole. */
+static int torn_loads(sa_store_t *st, apr_pool_t *p, const char *id,
+                      const char *path, const char *slot, apr_size_t slot_len,
+                      const char *d2, const char *d3, int *whole)
+{
+    char buf[4096];
+    apr_size_t len = 0;
+    apr_status_t rv;
+    int complete;
+
+    if (!read_file(path, buf, sizeof(buf), &len) || len < slot_len) {
+        return 0;
+    }
+    complete = memcmp(buf, slot, slot_len) == 0;
+    *whole += complete;
+    return complete ? loads_as(st, p, id, 3, d3, &rv)
+                    : loads_as(st, p, id, 2, d2, &rv);
+}
+
+static void test_torn_writes(apr_pool_t *p, const char *base)
+{
+    const char *dir = mkdir_mode(p, base, "torn", 0700);
+    const char *why = NULL, *id, *path;
+    const char *d1, *d2, *d3;
+    apr_time_t now = apr_time_now();
+    sa_store_t *st = NULL;
+    sa_record_t r;
+    sa_file_layout_t lay;
+    unsigned char head[SA_FILE_SLOT_HEADER];
+    char orig[4096], now_buf[4096], *slot;
+    apr_size_t len = 0, slot_len, k, at, i;
+    apr_status_t rv = APR_SUCCESS;
+    int bad_prefix = -1, bad_suffix = -1, bad_flip = -1, whole = 0;
+
+    if (open_at(p, dir, &st, &why) != APR_SUCCESS) {
+        ok(0, "torn: the store opens: %s", why ? why : "");
+        return;
+    }
+    /* Version 1 in slot 0, version 2 in slot 1. */
+    id = new_id(p);
+    path = path_of(p, dir, id);
+    d1 = data_of(p, 1, 100);
+    d2 = data_of(p, 2, 120);
+    d3 = data_of(p, 3, 140);
+    r = rec_of(d1, now + HOUR);
+    r.version = 1;
+    rv = sa_store_insert(st, p, id, &r, &why);
+    r = rec_of(d2, now + HOUR);
+    r.version = 2;
+    if (rv == APR_SUCCESS) {
+        rv = sa_store_update(st, p, id, 1, &r, &why);
+    }
+    if (rv != APR_SUCCESS || !read_file(path, orig, sizeof(orig), &len)
+        || sa_file_parse(orig, len, &lay, &why) != APR_SUCCESS) {
+        ok(0, "torn: two versions saved: %s", why ? why : "");
+        return;
+    }
+    ok(lay.slots == 2 && lay.cap == SA_FILE_SLOT_MIN && len == 2 * lay.cap
+       && lay.current == 1 && lay.rec.version == 2,
+       "torn: a file of two %lu-byte slots, version 2 in slot 1",
+       (unsigned long)lay.cap);
+    ok(memcmp(orig, "SA2s", 4) == 0 && memcmp(orig + lay.cap, "SA2s", 4) == 0
+       && lay.other == SA_FILE_OTHER_VALID,
+       "torn: both slots written, the older one kept and valid");
+
+    /* What the next save writes into slot 0: version 3. */
+    slot_len = SA_FILE_SLOT_HEADER + strlen(d3);
+    if (sa_file_slot_header(head, 3, now + HOUR, d3, strlen(d3))
+        != APR_SUCCESS) {
+        ok(0, "torn: the new slot's header");
+        return;
+    }
+    slot = apr_palloc(p, slot_len);
+    memcpy(slot, head, SA_FILE_SLOT_HEADER);
+    memcpy(slot + SA_FILE_SLOT_HEADER, d3, strlen(d3));
+
+    /* Cut short at every offset: only the first k bytes reached the file,
+     * the rest of slot 0 is version 1's. Then the other way round: only
+     * the bytes from k on (a write-back that wrote later sectors first). */
+    for (k = 0; k <= slot_len; k++) {
+        write_at(path, orig, len, 0);
+        write_at(path, slot, k, 0);
+        if (!torn_loads(st, p, id, path, slot, slot_len, d2, d3, &whole)
+            && bad_prefix < 0) {
+            bad_prefix = (int)k;
+        }
+        write_at(path, orig, len, 0);
+        write_at(path, slot + k, slot_len - k, k);
+        if (!torn_loads(st, p, id, path, slot, slot_len, d2, d3, &whole)
+            && bad_suffix < 0) {
+            bad_suffix = (int)k;
+        }
+    }
+    ok(bad_prefix < 0, "torn: a write cut after any of its %lu bytes loads "
+       "the previous version intact (first failure at %d)",
+       (unsigned long)slot_len, bad_prefix);
+    ok(bad_suffix < 0, "torn: so does one that wrote only its end, from any "
+       "byte on (first failure at %d)", bad_suffix);
+    ok(whole >= 2, "torn: the write complete (%d of the cuts), the new "
+       "version loads", whole);
+
+    /* A save after a torn write goes into the torn slot, and the version
+     * it replaced stays in the other. */
+    write_at(path, orig, len, 0);
+    write_at(path, slot, slot_len / 2, 0);
+    ok(read_file(path, now_buf, sizeof(now_buf), &len)
+       && sa_file_parse(now_buf, len, &lay, &why) == APR_SUCCESS
+       && lay.current == 1 && lay.other == SA_FILE_OTHER_BAD,
+       "torn: the parse says the other slot is torn (a load then reads "
+       "again under a lock)");
+    r = rec_of(d3, now + HOUR);
+    r.version = 3;
+    why = NULL;
+    rv = sa_store_update(st, p, id, 2, &r, &why);
+    is_int(rv, APR_SUCCESS, "torn: the record saves again after a torn "
+           "write (%s)", why ? why : "");
+    ok(loads_as(st, p, id, 3, d3, &rv), "torn: and loads the new version");
+    ok(read_file(path, now_buf, sizeof(now_buf), &len)
+       && sa_file_parse(now_buf, len, &lay, &why) == APR_SUCCESS
+       && lay.current == 0
+       && sa_file_slot_parse(now_buf + lay.cap, lay.cap, &lay.rec, &why)
+          == APR_SUCCESS && lay.rec.version == 2,
+       "torn: written into slot 0; version 2 is still whole in slot 1");
+
+    /* A damaged byte anywhere in the current slot: that slot is refused
+     * and the other one (version 2) loads, never version 3 with a wrong
+     * byte. Each byte gets two different damages. */
+    memcpy(orig, now_buf, len);
+    for (i = 0; i < 2 * (SA_FILE_SLOT_HEADER + strlen(d3)); i++) {
+        char b;
+
+        at = i / 2;
+        b = (char)(orig[at] ^ (i % 2 ? 0x01 : 0xa5));
+        write_at(path, orig, len, 0);
+        write_at(path, &b, 1, at);
+        if (!loads_as(st, p, id, 2, d2, &rv) && bad_flip < 0) {
+            bad_flip = (int)at;
+        }
+    }
+    write_at(path, orig, len, 0);
+    ok(bad_flip < 0, "torn: a damaged byte anywhere in the current slot is "
+       "refused and the previous version loads (first failure at %d)",
+       bad_flip);
+
+    /* A record saved once has no previous version: any damaged byte of
+     * its slot makes it corrupt, never a wrong session. */
+    id = new_id(p);
+    path = path_of(p, dir, id);
+    r = rec_of(d1, now + HOUR);
+    why = NULL;
+    if (sa_store_insert(st, p, id, &r, &why) != APR_SUCCESS
+        || !read_file(path, orig, sizeof(orig), &len)) {
+        ok(0, "torn: a new record: %s", why ? why : "");
+        return;
+    }
+    ok(sa_file_parse(orig, len, &lay, &why) == APR_SUCCESS
+       && lay.current == 0 && lay.other == SA_FILE_OTHER_EMPTY,
+       "torn: a new record's slot 1 is never written (zeros)");
+    bad_flip = -1;
+    for (at = 0; at < SA_FILE_SLOT_HEADER + strlen(d1); at++) {
+        char b = (char)(orig[at] ^ 0x10);
+        sa_record_t got;
+
+        write_at(path, orig, len, 0);
+        write_at(path, &b, 1, at);
+        why = NULL;
+        rv = sa_store_load(st, p, id, now, &got, &why);
+        if (rv != SA_ECORRUPT && bad_flip < 0) {
+            bad_flip = (int)at;
+        }
+    }
+    ok(bad_flip < 0, "torn: a new record with a damaged byte is corrupt "
+       "(first failure at %d)", bad_flip);
+    ok(contains(why, path), "torn: naming the file: %s", why ? why : "");
+    /* Torn while being created: slot 1 all zeros, slot 0 cut short. */
+    memset(now_buf, 0, len);
+    memcpy(now_buf, orig, 20);
+    write_at(path, now_buf, len, 0);
+    rv = sa_store_load(st, p, id, now, &r, &why);
+    is_int(rv, SA_ECORRUPT, "torn: a new record cut short is corrupt");
+    /* Empty: an insert not written yet. */
+    if (truncate(path, 0) != 0) {
+        diag("cannot truncate %s", path);
+    }
+    rv = sa_store_load(st, p, id, now, &r, &why);
+    is_int(rv, APR_NOTFOUND, "torn: an empty record file is no session yet");
+    r = rec_of("a=2", now + HOUR);
+    rv = sa_store_update(st, p, id, 1, &r, &why);
+    is_int(rv, SA_ECONFLICT, "torn: and cannot be saved over");
+    rv = sa_store_insert(st, p, id, &r, &why);
+    is_int(rv, APR_EEXIST, "torn: nor inserted again while it is there");
+}
+
+/* Growing past its slots: a new, larger file, the record and its version
+ * intact; a record of the earlier format is rewritten in the new one. */
+static void test_grow(apr_pool_t *p, const char *base)
+{
+    const char *dir = mkdir_mode(p, base, "grow", 0700);
+    const char *why = NULL, *id, *path, *big;
+    apr_time_t now = apr_time_now();
+    sa_store_t *st = NULL;
+    sa_record_t r;
+    sa_file_layout_t lay;
+    struct stat before, after;
+    char *buf;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    if (open_at(p, dir, &st, &why) != APR_SUCCESS) {
+        ok(0, "grow: the store opens: %s", why ? why : "");
+        return;
+    }
+    id = new_id(p);
+    path = path_of(p, dir, id);
+    r = rec_of("a=1", now + HOUR);
+    rv = sa_store_insert(st, p, id, &r, &why);
+    stat(path, &before);
+    r = rec_of("a=2", now + HOUR);
+    r.version = 2;
+    rv = sa_store_update(st, p, id, 1, &r, &why);
+    stat(path, &after);
+    ok(rv == APR_SUCCESS && before.st_ino == after.st_ino
+       && after.st_size == 2 * SA_FILE_SLOT_MIN,
+       "grow: a save that fits is written in place (same inode, %ld bytes)",
+       (long)after.st_size);
+    big = data_of(p, 3, 3000);
+    r = rec_of(big, now + HOUR);
+    r.version = 3;
+    why = NULL;
+    rv = sa_store_update(st, p, id, 2, &r, &why);
+    stat(path, &after);
+    ok(rv == APR_SUCCESS && after.st_size == 2 * 4096,
+       "grow: 3,000 bytes: a new file of two 4 KB slots (%ld bytes, %s)",
+       (long)after.st_size, why ? why : "");
+    ok(loads_as(st, p, id, 3, big, &rv), "grow: the record loads");
+    r = rec_of("a=4", now + HOUR);
+    r.version = 4;
+    rv = sa_store_update(st, p, id, 3, &r, &why);
+    ok(rv == APR_SUCCESS && loads_as(st, p, id, 4, "a=4", &rv),
+       "grow: a smaller save goes into the larger file");
+
+    /* SA1, as earlier versions wrote it. */
+    id = new_id(p);
+    path = path_of(p, dir, id);
+    plant(p, path, now + HOUR);
+    ok(loads_as(st, p, id, 1, "a=1", &rv), "grow: an SA1 record loads");
+    r = rec_of("a=2", now + HOUR);
+    r.version = 2;
+    why = NULL;
+    rv = sa_store_update(st, p, id, 1, &r, &why);
+    buf = apr_palloc(p, 2 * SA_FILE_SLOT_MIN);
+    ok(rv == APR_SUCCESS && read_file(path, buf, 2 * SA_FILE_SLOT_MIN, &len)
+       && sa_file_parse(buf, len, &lay, &why) == APR_SUCCESS
+       && lay.slots == 2 && lay.rec.version == 2,
+       "grow: its first save rewrites it with two slots (%s)",
+       why ? why : "");
+    ok(loads_as(st, p, id, 2, "a=2", &rv), "grow: and it loads");
+}
+
+/* Ids one after the other in one pool (the store layer remembers the last
+ * key a pool computed): each record lands at its own key's path, and each
+ * loads its own data. */
+static void test_keys_in_one_pool(apr_pool_t *p, const char *base)
+{
+    const char *dir = mkdir_mode(p, base, "keys", 0700);
+    const char *why = NULL, *a = new_id(p), *b = new_id(p);
+    apr_time_t now = apr_time_now();
+    sa_store_t *st = NULL;
+    sa_record_t ra = rec_of("who=a", now + HOUR);
+    sa_record_t rb = rec_of("who=b", now + HOUR);
+    struct stat sb;
+    apr_status_t rv;
+
+    if (open_at(p, dir, &st, &why) != APR_SUCCESS) {
+        ok(0, "keys: the store opens: %s", why ? why : "");
+        return;
+    }
+    ok(sa_store_insert(st, p, a, &ra, &why) == APR_SUCCESS
+       && sa_store_insert(st, p, b, &rb, &why) == APR_SUCCESS
+       && stat(path_of(p, dir, a), &sb) == 0
+       && stat(path_of(p, dir, b), &sb) == 0,
+       "keys: two ids in one pool, each at its own key's path");
+    ok(loads_as(st, p, a, 1, "who=a", &rv) && loads_as(st, p, b, 1, "who=b",
+                                                       &rv)
+       && loads_as(st, p, a, 1, "who=a", &rv),
+       "keys: and each loads its own data, in any order");
+}
+
+/* A reader during saves by another process: every load gives a version
+ * that was saved, whole, never a corrupt record. */
+static void test_readers(apr_pool_t *p, const char *base)
+{
+    const char *dir = mkdir_mode(p, base, "readers", 0700);
+    const char *why = NULL, *id;
+    apr_time_t now = apr_time_now();
+    sa_store_t *st = NULL;
+    sa_record_t r;
+    apr_int64_t last = 0;
+    int loads = 0, bad = 0, backwards = 0, status = 0;
+    pid_t pid;
+
+    if (open_at(p, dir, &st, &why) != APR_SUCCESS) {
+        ok(0, "readers: the store opens: %s", why ? why : "");
+        return;
+    }
+    id = new_id(p);
+    r = rec_of(data_of(p, 1, 151), now + HOUR);
+    r.version = 1;
+    if (sa_store_insert(st, p, id, &r, &why) != APR_SUCCESS) {
+        ok(0, "readers: inserted: %s", why ? why : "");
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        apr_int64_t v;
+        for (v = 2; v <= 3000; v++) {
+            apr_pool_t *sub;
+            apr_pool_create(&sub, p);
+            r = rec_of(data_of(sub, v, 150 + (apr_size_t)(v % 300)),
+                       now + HOUR);
+            r.version = v;
+            if (sa_store_update(st, sub, id, v - 1, &r, &why)
+                != APR_SUCCESS) {
+                _exit(1);
+            }
+            apr_pool_destroy(sub);
+        }
+        _exit(0);
+    }
+    while (last < 3000 && loads < 200000) {
+        apr_pool_t *sub;
+        sa_record_t got;
+        apr_status_t rv;
+
+        apr_pool_create(&sub, p);
+        rv = sa_store_load(st, sub, id, now, &got, &why);
+        loads++;
+        /* Version v is 150 + v % 300 bytes of data_of(v). */
+        if (rv != APR_SUCCESS
+            || got.len != 150 + (apr_size_t)(got.version % 300)
+            || memcmp(got.data, data_of(sub, got.version, got.len),
+                      got.len) != 0) {
+            if (bad++ == 0) {
+                diag("load %d: status %d, version %" APR_INT64_T_FMT ": %s",
+                     loads, rv, got.version, why ? why : "");
+            }
+        }
+        else {
+            backwards += got.version < last;
+            last = got.version;
+        }
+        apr_pool_destroy(sub);
+    }
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "readers: another process saved 2,999 versions");
+    ok(bad == 0, "readers: %d loads meanwhile, each a whole saved version "
+       "(%d not)", loads, bad);
+    ok(backwards == 0, "readers: never an older version than the one before");
+}
+
+/* ------------------------------------------------------------------ */
 /* The header parser itself.                                           */
 
 static apr_status_t parse_str(const char *s, sa_file_header_t *h)
@@ -666,6 +1095,10 @@ int main(void)
     test_reinit(p, base);
     test_leaves(p, base);
     test_headers_in_store(p, base);
+    test_torn_writes(p, base);
+    test_grow(p, base);
+    test_readers(p, base);
+    test_keys_in_one_pool(p, base);
     if (system(apr_pstrcat(p, "chmod -R u+rwx '", base, "'; rm -rf '", base,
                            "'", (char *)NULL)) != 0) {
         diag("could not remove %s", base);

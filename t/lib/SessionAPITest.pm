@@ -342,12 +342,53 @@ sub store_record {
         my ($data, $version, $expiry) = split /\|/, $row;
         return { data => $data, version => $version, expiry => $expiry / 1e6 };
     }
-    open my $fh, '<', record_path($id) or return undef;
+    open my $fh, '<:raw', record_path($id) or return undef;
     local $/;
     my $file = <$fh>;
-    my ($version, $expiry, $len, $data) = $file =~ /^SA1 (\d+) (\d+) (\d+)\n(.*)\z/s
-        or return { data => undef };
-    return { data => $data, version => $version, expiry => $expiry / 1e6 };
+    return undef unless length $file;   # an insert not written yet
+    if ($file =~ /^SA1 /) {             # an earlier version's record
+        my ($version, $expiry, $len, $data) =
+            $file =~ /^SA1 (\d+) (\d+) (\d+)\n(.*)\z/s
+            or return { data => undef };
+        return { data => $data, version => $version, expiry => $expiry / 1e6 };
+    }
+    return file_slots($file) // { data => undef };
+}
+
+# FNV-1a 64 of the bytes of $s, as two 32-bit halves (Perl's integers would
+# overflow into floating point): the checksum of stores/sa_file_record.c.
+sub fnv1a64 {
+    my ($hi, $lo) = (0xcbf29ce4, 0x84222325);
+    for my $b (unpack 'C*', shift) {
+        $lo ^= $b;
+        # times 2^40 + 0x1b3, modulo 2^64
+        my $l = $lo * 0x1b3;
+        $hi = ($hi * 0x1b3 + ($l >> 32) + ($lo << 8)) & 0xffffffff;
+        $lo = $l & 0xffffffff;
+    }
+    return ($hi, $lo);
+}
+
+# The record of a two-slot file (stores/sa_file_record.h): the valid slot
+# with the higher version; undef if neither is valid.
+sub file_slots {
+    my $file = shift;
+    my $cap = length($file) / 2;
+    return undef if length($file) % 2 || $cap < 512;
+    my $best;
+    for my $slot (substr($file, 0, $cap), substr($file, $cap)) {
+        my ($magic, $len, $vlo, $vhi, $elo, $ehi, $slo, $shi) =
+            unpack 'a4 V V V V V V V', $slot;
+        next unless $magic eq 'SA2s' && $len <= $cap - 32;
+        my $data = substr($slot, 32, $len);
+        my ($hi, $lo) = fnv1a64(substr($slot, 0, 24) . $data);
+        next unless $hi == $shi && $lo == $slo;
+        my $version = $vhi * 2**32 + $vlo;
+        $best = { data => $data, version => $version,
+                  expiry => ($ehi * 2**32 + $elo) / 1e6 }
+            if !$best || $version > $best->{version};
+    }
+    return $best;
 }
 
 # Damages a record the way a crash or a disk error would.
