@@ -20,7 +20,9 @@
  *   APR_SUCCESS
  *   APR_ENOTIMPL  sessions are off for this request (SessionAPI Off)
  *   APR_NOTFOUND  session_api_get, session_api_pop: no such key
- *   APR_EINVAL    session_api_incr: the value is not a decimal integer
+ *   APR_EINVAL    session_api_incr: the value is not a decimal integer;
+ *                 the expiry setters and the _at getters: an argument out
+ *                 of bounds
  *   APR_ERANGE    session_api_incr: the result would overflow 64 bits
  *   APR_EINCOMPLETE  the session was already saved for this response
  *                 (called after the headers left); the change is refused.
