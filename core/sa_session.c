@@ -89,6 +89,7 @@ static apr_status_t record(sa_session_t *s, const sa_op_t *op,
     if (rv == APR_SUCCESS) {
         *(sa_op_t *)apr_array_push(s->pending) = *op;
         s->modified = 1;
+        s->changed = 1;
     }
     return rv;
 }
@@ -169,6 +170,7 @@ void sa_session_flush(sa_session_t *s)
     /* Nothing older than the flush may be replayed into the new session. */
     apr_array_clear(s->pending);
     s->modified = 0;
+    s->changed = 1;
 }
 
 void sa_session_cycle(sa_session_t *s)
@@ -179,6 +181,7 @@ void sa_session_cycle(sa_session_t *s)
     s->id = NULL;
     s->version = 0;
     s->modified = 1;
+    s->changed = 1;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -204,6 +207,89 @@ apr_array_header_t *sa_session_keys(const sa_session_t *s, apr_pool_t *p)
 int sa_session_empty(const sa_session_t *s)
 {
     return apr_hash_count(s->data) == 0;
+}
+
+void sa_session_clear(sa_session_t *s)
+{
+    sa_op_t op = { SA_OP_CLEAR, NULL, { NULL, 0 }, 0, { SA_EXPIRY_DEFAULT, 0, 0 } };
+
+    record(s, &op, NULL);
+}
+
+apr_status_t sa_session_pop(sa_session_t *s, const char *key,
+                            const sa_value_t **value)
+{
+    /* The value outlives its removal: only the table's entry goes. */
+    apr_status_t rv = sa_session_get(s, key, value);
+
+    if (rv == APR_SUCCESS) {
+        sa_session_delete(s, key);
+    }
+    return rv;
+}
+
+void sa_session_setdefault(sa_session_t *s, const char *key,
+                           const char *data, apr_size_t len,
+                           const sa_value_t **value)
+{
+    if (sa_session_get(s, key, value) != APR_SUCCESS) {
+        sa_session_set(s, key, data, len);
+        sa_session_get(s, key, value);
+    }
+}
+
+int sa_session_contains(const sa_session_t *s, const char *key)
+{
+    return apr_hash_get(s->data, key, APR_HASH_KEY_STRING) != NULL;
+}
+
+int sa_session_is_empty(const sa_session_t *s)
+{
+    return s->id == NULL && sa_session_empty(s);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    return strcmp(((const sa_item_t *)a)->key, ((const sa_item_t *)b)->key);
+}
+
+apr_array_header_t *sa_session_items(const sa_session_t *s, apr_pool_t *p)
+{
+    apr_array_header_t *items = apr_array_make(p, apr_hash_count(s->data),
+                                               sizeof(sa_item_t));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, s->data); hi; hi = apr_hash_next(hi)) {
+        const void *k;
+        void *v;
+        sa_item_t *it = apr_array_push(items);
+
+        apr_hash_this(hi, &k, NULL, &v);
+        it->key = k;
+        it->value = v;
+    }
+    qsort(items->elts, items->nelts, sizeof(sa_item_t), cmp_item);
+    return items;
+}
+
+void sa_session_set_test_cookie(sa_session_t *s)
+{
+    sa_session_set(s, SA_TEST_COOKIE_KEY, SA_TEST_COOKIE_VALUE,
+                   sizeof(SA_TEST_COOKIE_VALUE) - 1);
+}
+
+int sa_session_test_cookie_worked(const sa_session_t *s)
+{
+    const sa_value_t *v;
+
+    return sa_session_get(s, SA_TEST_COOKIE_KEY, &v) == APR_SUCCESS
+           && v->len == sizeof(SA_TEST_COOKIE_VALUE) - 1
+           && memcmp(v->data, SA_TEST_COOKIE_VALUE, v->len) == 0;
+}
+
+void sa_session_delete_test_cookie(sa_session_t *s)
+{
+    sa_session_delete(s, SA_TEST_COOKIE_KEY);
 }
 
 apr_status_t sa_session_rebase(sa_session_t *s, apr_hash_t *data,
@@ -290,6 +376,31 @@ int sa_expire_at_browser_close(const sa_expiry_t *e, const sa_policy_t *pol)
     return e->kind == SA_EXPIRY_BROWSER_CLOSE;
 }
 
+static int modification_valid(apr_time_t t)
+{
+    return t >= SA_EXPIRY_DATE_MIN && t <= SA_EXPIRY_DATE_MAX;
+}
+
+apr_status_t sa_expiry_age_at(const sa_expiry_t *e, const sa_policy_t *pol,
+                              apr_time_t modification, apr_int64_t *out)
+{
+    if (!sa_expiry_valid(e) || !modification_valid(modification)) {
+        return APR_EINVAL;
+    }
+    *out = sa_expiry_age(e, pol, modification);
+    return APR_SUCCESS;
+}
+
+apr_status_t sa_expiry_date_at(const sa_expiry_t *e, const sa_policy_t *pol,
+                               apr_time_t modification, apr_time_t *out)
+{
+    if (!sa_expiry_valid(e) || !modification_valid(modification)) {
+        return APR_EINVAL;
+    }
+    *out = sa_expiry_date(e, pol, modification);
+    return APR_SUCCESS;
+}
+
 void sa_session_mark(const sa_session_t *s, sa_session_mark_t *m)
 {
     m->data = apr_hash_copy(s->pool, s->data);
@@ -299,6 +410,7 @@ void sa_session_mark(const sa_session_t *s, sa_session_mark_t *m)
     m->version = s->version;
     m->pending = s->pending->nelts;
     m->modified = s->modified;
+    m->changed = s->changed;
 }
 
 void sa_session_rollback(sa_session_t *s, const sa_session_mark_t *m)
@@ -310,4 +422,5 @@ void sa_session_rollback(sa_session_t *s, const sa_session_mark_t *m)
     s->version = m->version;
     s->pending->nelts = m->pending;
     s->modified = m->modified;
+    s->changed = m->changed;
 }

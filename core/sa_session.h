@@ -64,7 +64,10 @@ typedef struct sa_session_t {
     sa_expiry_t expiry;
     apr_array_header_t *pending;/* sa_op_t not yet in the store */
     const char *retired_id;     /* stored id to delete at the next save */
-    int modified;
+    int modified;               /* changes not yet in the store */
+    /* Django's modified: this request changed the session, stored since or
+     * not (modified is cleared by every save, incr's and flush's too). */
+    int changed;
 } sa_session_t;
 
 sa_session_t *sa_session_create(apr_pool_t *p);
@@ -96,6 +99,41 @@ void sa_session_cycle(sa_session_t *s);
 apr_array_header_t *sa_session_keys(const sa_session_t *s, apr_pool_t *p);
 int sa_session_empty(const sa_session_t *s);
 
+/* Django's clear(): removes every key, keeps the id (unlike flush). Recorded
+ * like a change, so a replay on a newer version clears it too. Always
+ * counts as a change, even on an empty session, as in Django. */
+void sa_session_clear(sa_session_t *s);
+/* Django's pop(key): *value is the value removed. APR_NOTFOUND when absent;
+ * the session is unchanged then (not modified, as in Django). */
+apr_status_t sa_session_pop(sa_session_t *s, const char *key,
+                            const sa_value_t **value);
+/* Django's setdefault(key, value): *value is the value at key, set to data
+ * first when key was absent (only then is it a change). */
+void sa_session_setdefault(sa_session_t *s, const char *key,
+                           const char *data, apr_size_t len,
+                           const sa_value_t **value);
+/* Django's "key in session". */
+int sa_session_contains(const sa_session_t *s, const char *key);
+/* Django's is_empty(): no stored id and no key. A stored session whose keys
+ * were all removed is not empty until its save ends it. */
+int sa_session_is_empty(const sa_session_t *s);
+
+typedef struct sa_item_t {
+    const char *key;
+    const sa_value_t *value;
+} sa_item_t;
+
+/* Django's items(): sa_item_t sorted by key, allocated from p; the values
+ * are the session's own (never changed in place, so they stay valid). */
+apr_array_header_t *sa_session_items(const sa_session_t *s, apr_pool_t *p);
+
+/* Django's test cookie: a key of the session, not a cookie of its own. */
+#define SA_TEST_COOKIE_KEY   "testcookie"
+#define SA_TEST_COOKIE_VALUE "worked"
+void sa_session_set_test_cookie(sa_session_t *s);
+int sa_session_test_cookie_worked(const sa_session_t *s);
+void sa_session_delete_test_cookie(sa_session_t *s);
+
 /* Replaces the data with a newer stored version and applies this request's
  * pending changes on top of it, in order. */
 apr_status_t sa_session_rebase(sa_session_t *s, apr_hash_t *data,
@@ -116,6 +154,7 @@ typedef struct sa_session_mark_t {
     apr_int64_t version;
     int pending;                /* how many changes were pending */
     int modified;
+    int changed;
 } sa_session_mark_t;
 
 void sa_session_mark(const sa_session_t *s, sa_session_mark_t *m);
@@ -134,6 +173,17 @@ apr_int64_t sa_expiry_age(const sa_expiry_t *e, const sa_policy_t *pol,
 apr_time_t sa_expiry_date(const sa_expiry_t *e, const sa_policy_t *pol,
                           apr_time_t now);
 int sa_expire_at_browser_close(const sa_expiry_t *e, const sa_policy_t *pol);
+
+/* Django's get_expiry_age(modification=..., expiry=...) and
+ * get_expiry_date(...): the same answers as sa_expiry_age/sa_expiry_date
+ * with modification for now, for an expiry given by the caller rather than
+ * the session's. Checked, not clamped, since the caller chose them:
+ * APR_EINVAL when !sa_expiry_valid(e) or modification is outside
+ * [SA_EXPIRY_DATE_MIN, SA_EXPIRY_DATE_MAX]; *out is untouched then. */
+apr_status_t sa_expiry_age_at(const sa_expiry_t *e, const sa_policy_t *pol,
+                              apr_time_t modification, apr_int64_t *out);
+apr_status_t sa_expiry_date_at(const sa_expiry_t *e, const sa_policy_t *pol,
+                               apr_time_t modification, apr_time_t *out);
 
 /* t clamped to [SA_EXPIRY_DATE_MIN, SA_EXPIRY_DATE_MAX]. */
 apr_time_t sa_expiry_clamp_date(apr_time_t t);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0. Copyright 2026 the mod_session_api
  * authors; see LICENSE. */
 /* Fuzzes the session object: a stored record, then a request's changes
- * (set, delete, incr, set_expiry), as the C API makes them.
+ * (set, delete, incr, clear, pop, setdefault, set_expiry), as the C API
+ * makes them.
  *
  * Input: a length byte and that many bytes of record (the base; empty when
  * it does not decode), then operations, each an opcode byte and its
@@ -43,11 +44,12 @@ static void apply(sa_session_t *s, fuzz_in_t *in)
     unsigned op = fuzz_u8(in);
     const char *key = keys[fuzz_u8(in) % NKEYS];
     apr_int64_t result;
-    const sa_value_t *v;
+    const sa_value_t *v, *was;
     sa_expiry_t e;
     unsigned n;
+    int had;
 
-    switch (op % 4) {
+    switch (op % 7) {
     case 0:
         n = fuzz_u8(in) % 24;
         n = n < in->size ? n : (unsigned)in->size;
@@ -72,6 +74,30 @@ static void apply(sa_session_t *s, fuzz_in_t *in)
                        "incr of '%s' returned %" APR_INT64_T_FMT, key,
                        result);
         }
+        break;
+    case 3:
+        sa_session_clear(s);
+        FUZZ_CHECK(sa_session_empty(s), "keys left after clear");
+        break;
+    case 4:
+        had = sa_session_get(s, key, &was) == APR_SUCCESS;
+        v = NULL;
+        FUZZ_CHECK((sa_session_pop(s, key, &v) == APR_SUCCESS) == had
+                   && (!had || v == was) && !sa_session_contains(s, key),
+                   "pop of '%s' (present: %d)", key, had);
+        break;
+    case 5:
+        had = sa_session_get(s, key, &was) == APR_SUCCESS;
+        n = fuzz_u8(in) % 24;
+        n = n < in->size ? n : (unsigned)in->size;
+        sa_session_setdefault(s, key, (const char *)in->data, n, &v);
+        FUZZ_CHECK(had ? v == was
+                       : v->len == n && memcmp(v->data, in->data, n) == 0,
+                   "setdefault of '%s' (present: %d)", key, had);
+        FUZZ_CHECK(sa_session_get(s, key, &was) == APR_SUCCESS && was == v,
+                   "setdefault of '%s' left another value", key);
+        in->data += n;
+        in->size -= n;
         break;
     default:
         e.kind = (sa_expiry_kind_e)(fuzz_u8(in) % 5);

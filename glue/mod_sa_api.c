@@ -208,6 +208,236 @@ static apr_status_t session_api_get_id(request_rec *r, const char **id)
     return rv;
 }
 
+static apr_status_t session_api_clear(request_rec *r)
+{
+    sa_session_t *s;
+    apr_status_t rv = sa_request_writable(r, &s);
+
+    if (rv == APR_SUCCESS) {
+        sa_session_clear(s);
+    }
+    return rv;
+}
+
+static apr_status_t session_api_pop(request_rec *r, const char *key,
+                                    const char **value, apr_size_t *len)
+{
+    sa_session_t *s;
+    const sa_value_t *v;
+    apr_status_t rv = sa_request_writable(r, &s);
+
+    if (rv == APR_SUCCESS) {
+        rv = sa_session_pop(s, key, &v);
+    }
+    if (rv == APR_SUCCESS) {
+        *value = v->data;
+        if (len) {
+            *len = v->len;
+        }
+    }
+    return rv;
+}
+
+static apr_status_t session_api_setdefault(request_rec *r, const char *key,
+                                           const char *value, apr_size_t len,
+                                           const char **out,
+                                           apr_size_t *out_len)
+{
+    sa_session_t *s;
+    const sa_value_t *v;
+    apr_status_t rv = sa_request_writable(r, &s);
+
+    if (rv == APR_SUCCESS) {
+        sa_session_setdefault(s, key, value, len, &v);
+        if (out) {
+            *out = v->data;
+        }
+        if (out_len) {
+            *out_len = v->len;
+        }
+    }
+    return rv;
+}
+
+static apr_status_t session_api_items(request_rec *r,
+                                      apr_array_header_t **items)
+{
+    sa_session_t *s;
+    apr_array_header_t *in;
+    int i;
+    apr_status_t rv = sa_request_session(r, &s);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* The public type, so that callers need no core header. */
+    in = sa_session_items(s, r->pool);
+    *items = apr_array_make(r->pool, in->nelts, sizeof(session_api_item_t));
+    for (i = 0; i < in->nelts; i++) {
+        const sa_item_t *it = &APR_ARRAY_IDX(in, i, sa_item_t);
+        session_api_item_t *o = apr_array_push(*items);
+
+        o->key = it->key;
+        o->value = it->value->data;
+        o->len = it->value->len;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t session_api_contains(request_rec *r, const char *key,
+                                         int *found)
+{
+    sa_session_t *s;
+    apr_status_t rv = sa_request_session(r, &s);
+
+    if (rv == APR_SUCCESS) {
+        *found = sa_session_contains(s, key);
+    }
+    return rv;
+}
+
+static apr_status_t session_api_is_empty(request_rec *r, int *empty)
+{
+    sa_session_t *s;
+    apr_status_t rv = sa_request_session(r, &s);
+
+    if (rv == APR_SUCCESS) {
+        *empty = sa_session_is_empty(s);
+    }
+    return rv;
+}
+
+/* The flags answer from the request's state without loading: a load would
+ * make every question "accessed", and add Vary: Cookie to a response that
+ * does not depend on the cookie. */
+static apr_status_t session_api_modified(request_rec *r, int *modified)
+{
+    const sa_req_t *st;
+
+    if (!sa_conf_enabled(sa_dconf(r))) {
+        return APR_ENOTIMPL;
+    }
+    st = sa_req_state(r);
+    *modified = st->session != NULL && st->session->changed;
+    return APR_SUCCESS;
+}
+
+/* The session exists on the request exactly when it was used, and that is
+ * when the save filter adds Vary: Cookie: the flag and the header agree. */
+static apr_status_t session_api_accessed(request_rec *r, int *accessed)
+{
+    if (!sa_conf_enabled(sa_dconf(r))) {
+        return APR_ENOTIMPL;
+    }
+    *accessed = sa_req_state(r)->session != NULL;
+    return APR_SUCCESS;
+}
+
+static apr_status_t session_api_set_test_cookie(request_rec *r)
+{
+    sa_session_t *s;
+    apr_status_t rv = sa_request_writable(r, &s);
+
+    if (rv == APR_SUCCESS) {
+        sa_session_set_test_cookie(s);
+    }
+    return rv;
+}
+
+static apr_status_t session_api_test_cookie_worked(request_rec *r,
+                                                   int *worked)
+{
+    sa_session_t *s;
+    apr_status_t rv = sa_request_session(r, &s);
+
+    if (rv == APR_SUCCESS) {
+        *worked = sa_session_test_cookie_worked(s);
+    }
+    return rv;
+}
+
+static apr_status_t session_api_delete_test_cookie(request_rec *r)
+{
+    sa_session_t *s;
+    apr_status_t rv = sa_request_writable(r, &s);
+
+    if (rv == APR_SUCCESS) {
+        sa_session_delete_test_cookie(s);
+    }
+    return rv;
+}
+
+/* The expiry and policy that Django's getters with explicit arguments
+ * use: an expiry given is enough without the session (Django does not load
+ * it either), under the policy of the request that first used the session,
+ * else this one's, which will be that request's if it uses it later. */
+static apr_status_t expiry_at(request_rec *r,
+                              const session_api_expiry_t *given,
+                              sa_expiry_t *e, sa_policy_t *pol)
+{
+    const sa_req_t *st;
+
+    if (!sa_conf_enabled(sa_dconf(r))) {
+        return APR_ENOTIMPL;
+    }
+    if (given == NULL) {
+        sa_session_t *s;
+        apr_status_t rv = sa_request_session(r, &s);
+
+        if (rv == APR_SUCCESS) {
+            *e = s->expiry;
+            *pol = sa_request_policy(r);
+        }
+        return rv;
+    }
+    switch (given->kind) {
+    case SESSION_API_EXPIRY_DEFAULT:
+        e->kind = SA_EXPIRY_DEFAULT;
+        break;
+    case SESSION_API_EXPIRY_AGE:
+        e->kind = SA_EXPIRY_AGE;
+        break;
+    case SESSION_API_EXPIRY_DATE:
+        e->kind = SA_EXPIRY_DATE;
+        break;
+    default:
+        return APR_EINVAL;
+    }
+    e->age = given->seconds;
+    e->date = given->date;
+    st = sa_req_state(r);
+    *pol = sa_conf_policy(st->conf ? st->conf : sa_dconf(r));
+    return APR_SUCCESS;
+}
+
+static apr_status_t session_api_get_expiry_age_at(
+    request_rec *r, apr_time_t modification,
+    const session_api_expiry_t *expiry, apr_int64_t *seconds)
+{
+    sa_expiry_t e;
+    sa_policy_t pol;
+    apr_status_t rv = expiry_at(r, expiry, &e, &pol);
+
+    if (rv == APR_SUCCESS) {
+        rv = sa_expiry_age_at(&e, &pol, modification, seconds);
+    }
+    return rv;
+}
+
+static apr_status_t session_api_get_expiry_date_at(
+    request_rec *r, apr_time_t modification,
+    const session_api_expiry_t *expiry, apr_time_t *date)
+{
+    sa_expiry_t e;
+    sa_policy_t pol;
+    apr_status_t rv = expiry_at(r, expiry, &e, &pol);
+
+    if (rv == APR_SUCCESS) {
+        rv = sa_expiry_date_at(&e, &pol, modification, date);
+    }
+    return rv;
+}
+
 void sa_api_register_hooks(apr_pool_t *p)
 {
     (void)p;
@@ -224,4 +454,17 @@ void sa_api_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(session_api_cycle_key);
     APR_REGISTER_OPTIONAL_FN(session_api_incr);
     APR_REGISTER_OPTIONAL_FN(session_api_get_id);
+    APR_REGISTER_OPTIONAL_FN(session_api_clear);
+    APR_REGISTER_OPTIONAL_FN(session_api_pop);
+    APR_REGISTER_OPTIONAL_FN(session_api_setdefault);
+    APR_REGISTER_OPTIONAL_FN(session_api_items);
+    APR_REGISTER_OPTIONAL_FN(session_api_contains);
+    APR_REGISTER_OPTIONAL_FN(session_api_is_empty);
+    APR_REGISTER_OPTIONAL_FN(session_api_modified);
+    APR_REGISTER_OPTIONAL_FN(session_api_accessed);
+    APR_REGISTER_OPTIONAL_FN(session_api_set_test_cookie);
+    APR_REGISTER_OPTIONAL_FN(session_api_test_cookie_worked);
+    APR_REGISTER_OPTIONAL_FN(session_api_delete_test_cookie);
+    APR_REGISTER_OPTIONAL_FN(session_api_get_expiry_age_at);
+    APR_REGISTER_OPTIONAL_FN(session_api_get_expiry_date_at);
 }

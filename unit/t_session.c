@@ -494,6 +494,187 @@ static void test_rebase(apr_pool_t *p)
        "without an expiry change, the new base's expiry");
 }
 
+/* The rest of Django's dictionary API: clear, pop, setdefault, items,
+ * "in", is_empty, the test cookie, and the "changed" flag (Django's
+ * modified) each of them leaves. */
+static void test_django(apr_pool_t *p)
+{
+    static const char *const ab[] = { "a", "1", "b", "2", NULL };
+    static const char *const theirs[] = { "a", "9", "z", "new", NULL };
+    sa_expiry_t def = { SA_EXPIRY_DEFAULT, 0, 0 };
+    sa_session_t *s;
+    sa_session_mark_t m;
+    const sa_value_t *v = NULL;
+    apr_array_header_t *items;
+    apr_int64_t n;
+
+    /* clear */
+    s = stored(p, ID_A, 2, ab);
+    ok(!s->changed, "a loaded session is not changed");
+    sa_session_clear(s);
+    ok(sa_session_empty(s), "clear: no key left");
+    is_str(s->id, ID_A, "clear: the id is kept");
+    ok(s->retired_id == NULL, "clear: nothing retired");
+    ok(s->modified && s->changed && s->pending->nelts == 1,
+       "clear: recorded as a change");
+    ok(!sa_session_is_empty(s), "clear: a stored session is not is_empty");
+    sa_session_set(s, "c", "3", 1);
+    is_int(sa_session_rebase(s, hash_of(p, theirs), &def, 5), APR_SUCCESS,
+           "clear then set, rebased");
+    is_str(keys_joined(s, p), "c", "clear replayed: their keys gone, mine set");
+    s = sa_session_create(p);
+    sa_session_clear(s);
+    ok(s->changed && s->modified, "clear of an empty session is a change "
+       "(Django's modified)");
+
+    /* pop */
+    s = stored(p, ID_A, 2, ab);
+    is_int(sa_session_pop(s, "a", &v), APR_SUCCESS, "pop of a present key");
+    ok(v && v->len == 1 && v->data[0] == '1', "pop returns the value");
+    is_str(val(s, "a"), "<absent>", "pop removes it");
+    ok(s->changed && s->pending->nelts == 1, "pop is recorded");
+    s = stored(p, ID_A, 2, ab);
+    v = NULL;
+    is_int(sa_session_pop(s, "zz", &v), APR_NOTFOUND, "pop of an absent key");
+    ok(v == NULL && !s->changed && !s->modified && s->pending->nelts == 0,
+       "pop of an absent key changes nothing");
+    is_str(keys_joined(s, p), "a,b", "and leaves the keys");
+
+    /* setdefault */
+    s = stored(p, ID_A, 2, ab);
+    sa_session_setdefault(s, "a", "other", 5, &v);
+    ok(v && v->len == 1 && v->data[0] == '1',
+       "setdefault of a present key returns its value");
+    ok(!s->changed && s->pending->nelts == 0, "and changes nothing");
+    sa_session_setdefault(s, "n", "x\0y", 3, &v);
+    is_mem(v->data, v->len, "x\0y", 3, "setdefault of an absent key returns "
+           "the new value, byte for byte");
+    ok(s->changed && s->pending->nelts == 1, "and records the set");
+    ok(sa_session_get(s, "n", &v) == APR_SUCCESS && v->len == 3,
+       "the new value is stored at the key");
+
+    /* contains, is_empty */
+    s = sa_session_create(p);
+    ok(sa_session_is_empty(s), "a new session is_empty");
+    ok(!sa_session_contains(s, "a"), "a new session contains nothing");
+    sa_session_set(s, "a", "", 0);
+    ok(sa_session_contains(s, "a"), "contains a key with an empty value");
+    ok(!sa_session_contains(s, "b"), "not another");
+    ok(!sa_session_is_empty(s), "a new session with a key is not is_empty");
+    sa_session_delete(s, "a");
+    ok(sa_session_is_empty(s), "nor after its last key went");
+    s = stored(p, ID_A, 2, ab);
+    ok(!sa_session_is_empty(s), "a stored session is not is_empty");
+
+    /* items */
+    s = stored(p, ID_A, 2, ab);
+    sa_session_set(s, "0nul", "a\0b", 3);
+    items = sa_session_items(s, p);
+    is_int(items->nelts, 3, "items: one per key");
+    if (items->nelts == 3) {
+        const sa_item_t *it = (const sa_item_t *)items->elts;
+        ok(strcmp(it[0].key, "0nul") == 0 && strcmp(it[1].key, "a") == 0
+           && strcmp(it[2].key, "b") == 0, "items: sorted by key");
+        is_mem(it[0].value->data, it[0].value->len, "a\0b", 3,
+               "items: a value holding NUL, whole");
+        is_mem(it[2].value->data, it[2].value->len, "2", 1,
+               "items: each key with its own value");
+    }
+    else {
+        skip(3, "items has the wrong length");
+    }
+    is_int(sa_session_items(sa_session_create(p), p)->nelts, 0,
+           "items of an empty session: none");
+
+    /* test cookie */
+    s = sa_session_create(p);
+    ok(!sa_session_test_cookie_worked(s), "no test cookie yet");
+    sa_session_set(s, SA_TEST_COOKIE_KEY, "worked!", 7);
+    ok(!sa_session_test_cookie_worked(s), "another value is not \"worked\"");
+    sa_session_set(s, SA_TEST_COOKIE_KEY, "work", 4);
+    ok(!sa_session_test_cookie_worked(s), "nor a prefix of it");
+    sa_session_set_test_cookie(s);
+    is_str(val(s, "testcookie"), "worked",
+           "set_test_cookie: \"worked\" at \"testcookie\" (Django's)");
+    ok(sa_session_test_cookie_worked(s), "test_cookie_worked");
+    sa_session_delete_test_cookie(s);
+    ok(!sa_session_test_cookie_worked(s)
+       && !sa_session_contains(s, "testcookie"), "delete_test_cookie");
+    n = s->pending->nelts;
+    sa_session_delete_test_cookie(s);
+    is_int(s->pending->nelts, n, "deleting an absent test cookie changes "
+           "nothing");
+
+    /* changed: survives the save, goes back with a rollback */
+    s = stored(p, ID_A, 2, ab);
+    sa_session_mark(s, &m);
+    sa_session_incr(s, "a", 1, &n);
+    sa_session_committed(s, 3);
+    ok(s->changed && !s->modified, "changed stays after a save, modified "
+       "does not");
+    sa_session_rollback(s, &m);
+    ok(!s->changed, "rollback: not changed");
+    sa_session_flush(s);
+    ok(s->changed && !s->modified, "flush: changed (Django's modified)");
+    s = stored(p, ID_A, 2, ab);
+    sa_session_cycle(s);
+    ok(s->changed, "cycle: changed");
+    s = stored(p, ID_A, 2, ab);
+    sa_session_delete(s, "absent");
+    sa_session_get(s, "a", &v);
+    ok(!s->changed, "a read, or deleting an absent key, is no change");
+}
+
+/* Django's get_expiry_age(modification=, expiry=) and
+ * get_expiry_date(...): the explicit arguments, checked. */
+static void test_expiry_at(void)
+{
+    const sa_policy_t fortnight = { 1209600, 0 };
+    const apr_time_t mod = APR_INT64_C(1700000000000000);
+    sa_expiry_t def = { SA_EXPIRY_DEFAULT, 0, 0 };
+    sa_expiry_t age = { SA_EXPIRY_AGE, 60, 0 };
+    sa_expiry_t date = { SA_EXPIRY_DATE, 0, mod + apr_time_from_sec(3600) };
+    sa_expiry_t bad_age = { SA_EXPIRY_AGE, 0, 0 };
+    sa_expiry_t big_age = { SA_EXPIRY_AGE, SA_EXPIRY_AGE_MAX + 1, 0 };
+    sa_expiry_t bad_date = { SA_EXPIRY_DATE, 0, -1 };
+    apr_int64_t a = -7;
+    apr_time_t d = -7;
+
+    is_int(sa_expiry_age_at(&def, &fortnight, mod, &a), APR_SUCCESS,
+           "age_at, expiry None");
+    is_int(a, 1209600, "expiry None: the policy's max_age");
+    is_int(sa_expiry_date_at(&def, &fortnight, mod, &d), APR_SUCCESS,
+           "date_at, expiry None");
+    is_int(d, mod + apr_time_from_sec(1209600),
+           "expiry None: modification + max_age");
+    sa_expiry_age_at(&age, &fortnight, mod, &a);
+    is_int(a, 60, "expiry 60: 60 whatever the modification");
+    sa_expiry_date_at(&age, &fortnight, mod, &d);
+    is_int(d, mod + apr_time_from_sec(60), "expiry 60: modification + 60");
+    sa_expiry_age_at(&date, &fortnight, mod, &a);
+    is_int(a, 3600, "expiry a date: date - modification");
+    sa_expiry_age_at(&date, &fortnight, mod + apr_time_from_sec(600), &a);
+    is_int(a, 3000, "a later modification: less left");
+    sa_expiry_age_at(&date, &fortnight, mod + apr_time_from_sec(7200), &a);
+    is_int(a, 0, "a modification after the date: 0, not negative");
+    sa_expiry_date_at(&date, &fortnight, 0, &d);
+    is_int(d, date.date, "expiry a date: that date");
+
+    a = -7;
+    d = -7;
+    is_int(sa_expiry_age_at(&bad_age, &fortnight, mod, &a), APR_EINVAL,
+           "age_at: an age of 0 is refused");
+    is_int(sa_expiry_age_at(&big_age, &fortnight, mod, &a), APR_EINVAL,
+           "age_at: an age over a century is refused");
+    is_int(sa_expiry_date_at(&bad_date, &fortnight, mod, &d), APR_EINVAL,
+           "date_at: a date before 1970 is refused");
+    is_int(sa_expiry_age_at(&def, &fortnight, -1, &a), APR_EINVAL,
+           "age_at: a modification before 1970 is refused");
+    is_int(sa_expiry_date_at(&def, &fortnight, SA_EXPIRY_DATE_MAX + 1, &d),
+           APR_EINVAL, "date_at: a modification after 9999 is refused");
+    ok(a == -7 && d == -7, "a refused call leaves the results alone");
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -509,6 +690,8 @@ int main(void)
     test_flush_cycle(p);
     test_rebase(p);
     test_mark(p);
+    test_django(p);
+    test_expiry_at();
     apr_pool_destroy(p);
     return done();
 }

@@ -7,7 +7,13 @@
  *
  *   get=K  set=K:V  del=K  keys  incr=K:N  expiry=N  expiry_date=UNIXSEC
  *   age  date  close  flush  cycle  id  fail=STATUS  redirect=URI
+ *   clear  pop=K  setdefault=K:V  items  has=K  empty  modified  accessed
+ *   set_test_cookie  test_cookie_worked  delete_test_cookie
+ *   age_at=MODSEC:EXPIRY  date_at=MODSEC:EXPIRY
  *
+ * where EXPIRY is "session" (the session's own: no expiry argument),
+ * "none" (expiry=None), "age:N" or "date:UNIXSEC"; MODSEC is the
+ * modification in seconds since 1970.
  * K and V are %XX-escaped (so any byte, NUL included, can be sent); values
  * in the answer are escaped the same way. fail=STATUS makes the handler
  * return STATUS after the operations before it; redirect=URI (escaped, may
@@ -40,6 +46,19 @@ static APR_OPTIONAL_FN_TYPE(session_api_flush) *sa_flush;
 static APR_OPTIONAL_FN_TYPE(session_api_cycle_key) *sa_cycle;
 static APR_OPTIONAL_FN_TYPE(session_api_incr) *sa_incr;
 static APR_OPTIONAL_FN_TYPE(session_api_get_id) *sa_id;
+static APR_OPTIONAL_FN_TYPE(session_api_clear) *sa_clear;
+static APR_OPTIONAL_FN_TYPE(session_api_pop) *sa_pop;
+static APR_OPTIONAL_FN_TYPE(session_api_setdefault) *sa_setdefault;
+static APR_OPTIONAL_FN_TYPE(session_api_items) *sa_items;
+static APR_OPTIONAL_FN_TYPE(session_api_contains) *sa_contains;
+static APR_OPTIONAL_FN_TYPE(session_api_is_empty) *sa_is_empty;
+static APR_OPTIONAL_FN_TYPE(session_api_modified) *sa_modified;
+static APR_OPTIONAL_FN_TYPE(session_api_accessed) *sa_accessed;
+static APR_OPTIONAL_FN_TYPE(session_api_set_test_cookie) *sa_set_test;
+static APR_OPTIONAL_FN_TYPE(session_api_test_cookie_worked) *sa_test_worked;
+static APR_OPTIONAL_FN_TYPE(session_api_delete_test_cookie) *sa_delete_test;
+static APR_OPTIONAL_FN_TYPE(session_api_get_expiry_age_at) *sa_age_at;
+static APR_OPTIONAL_FN_TYPE(session_api_get_expiry_date_at) *sa_date_at;
 
 static void session_api_test_retrieve(void)
 {
@@ -56,6 +75,19 @@ static void session_api_test_retrieve(void)
     sa_cycle = APR_RETRIEVE_OPTIONAL_FN(session_api_cycle_key);
     sa_incr = APR_RETRIEVE_OPTIONAL_FN(session_api_incr);
     sa_id = APR_RETRIEVE_OPTIONAL_FN(session_api_get_id);
+    sa_clear = APR_RETRIEVE_OPTIONAL_FN(session_api_clear);
+    sa_pop = APR_RETRIEVE_OPTIONAL_FN(session_api_pop);
+    sa_setdefault = APR_RETRIEVE_OPTIONAL_FN(session_api_setdefault);
+    sa_items = APR_RETRIEVE_OPTIONAL_FN(session_api_items);
+    sa_contains = APR_RETRIEVE_OPTIONAL_FN(session_api_contains);
+    sa_is_empty = APR_RETRIEVE_OPTIONAL_FN(session_api_is_empty);
+    sa_modified = APR_RETRIEVE_OPTIONAL_FN(session_api_modified);
+    sa_accessed = APR_RETRIEVE_OPTIONAL_FN(session_api_accessed);
+    sa_set_test = APR_RETRIEVE_OPTIONAL_FN(session_api_set_test_cookie);
+    sa_test_worked = APR_RETRIEVE_OPTIONAL_FN(session_api_test_cookie_worked);
+    sa_delete_test = APR_RETRIEVE_OPTIONAL_FN(session_api_delete_test_cookie);
+    sa_age_at = APR_RETRIEVE_OPTIONAL_FN(session_api_get_expiry_age_at);
+    sa_date_at = APR_RETRIEVE_OPTIONAL_FN(session_api_get_expiry_date_at);
 }
 
 static int hexval(char c)
@@ -109,6 +141,164 @@ static void report(request_rec *r, const char *op, apr_status_t rv)
 
     ap_rprintf(r, "%s error %d %s\n", op, rv,
                apr_strerror(rv, buf, sizeof(buf)));
+}
+
+/* The EXPIRY of age_at and date_at; NULL for "session". Returns 0 when
+ * spec is none of the forms. */
+static int parse_expiry(char *spec, session_api_expiry_t *e,
+                        const session_api_expiry_t **out)
+{
+    char *colon = spec ? strchr(spec, ':') : NULL;
+
+    if (spec == NULL) {
+        return 0;
+    }
+    if (colon) {
+        *colon++ = '\0';
+    }
+    memset(e, 0, sizeof(*e));
+    *out = e;
+    if (!strcmp(spec, "session") && !colon) {
+        *out = NULL;
+    }
+    else if (!strcmp(spec, "none") && !colon) {
+        e->kind = SESSION_API_EXPIRY_DEFAULT;
+    }
+    else if (!strcmp(spec, "age") && colon) {
+        e->kind = SESSION_API_EXPIRY_AGE;
+        e->seconds = apr_atoi64(colon);
+    }
+    else if (!strcmp(spec, "date") && colon) {
+        e->kind = SESSION_API_EXPIRY_DATE;
+        e->date = apr_time_from_sec(apr_atoi64(colon));
+    }
+    else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The operations of the rest of Django's API; returns an HTTP status to
+ * stop with, or OK. */
+static int run_django_op(request_rec *r, const char *op, char *arg,
+                         char *colon)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int flag = 0;
+
+    if (!strcmp(op, "clear")) {
+        rv = sa_clear(r);
+        if (rv == APR_SUCCESS) {
+            ap_rputs("clear ok\n", r);
+        }
+    }
+    else if (!strcmp(op, "pop") && arg) {
+        const char *v;
+        apr_size_t len;
+        unescape(arg);
+        rv = sa_pop(r, arg, &v, &len);
+        if (rv == APR_SUCCESS) {
+            ap_rprintf(r, "pop %s=%s\n", escape(r->pool, arg, strlen(arg)),
+                       escape(r->pool, v, len));
+        }
+        else if (APR_STATUS_IS_NOTFOUND(rv)) {
+            ap_rprintf(r, "pop %s notfound\n",
+                       escape(r->pool, arg, strlen(arg)));
+            rv = APR_SUCCESS;
+        }
+    }
+    else if (!strcmp(op, "setdefault") && arg && colon) {
+        const char *v;
+        apr_size_t vlen, len;
+        unescape(arg);
+        len = unescape(colon);
+        rv = sa_setdefault(r, arg, colon, len, &v, &vlen);
+        if (rv == APR_SUCCESS) {
+            ap_rprintf(r, "setdefault %s=%s\n",
+                       escape(r->pool, arg, strlen(arg)),
+                       escape(r->pool, v, vlen));
+        }
+    }
+    else if (!strcmp(op, "items")) {
+        apr_array_header_t *items;
+        rv = sa_items(r, &items);
+        if (rv == APR_SUCCESS) {
+            int i;
+            ap_rputs("items", r);
+            for (i = 0; i < items->nelts; i++) {
+                const session_api_item_t *it
+                    = &APR_ARRAY_IDX(items, i, session_api_item_t);
+                ap_rvputs(r, i ? "," : " ",
+                          escape(r->pool, it->key, strlen(it->key)), "=",
+                          escape(r->pool, it->value, it->len), (char *)NULL);
+            }
+            ap_rputs("\n", r);
+        }
+    }
+    else if (!strcmp(op, "has") && arg) {
+        unescape(arg);
+        rv = sa_contains(r, arg, &flag);
+        if (rv == APR_SUCCESS) {
+            ap_rprintf(r, "has %s %d\n", escape(r->pool, arg, strlen(arg)),
+                       flag);
+        }
+    }
+    else if (!strcmp(op, "empty")) {
+        rv = sa_is_empty(r, &flag);
+    }
+    else if (!strcmp(op, "modified")) {
+        rv = sa_modified(r, &flag);
+    }
+    else if (!strcmp(op, "accessed")) {
+        rv = sa_accessed(r, &flag);
+    }
+    else if (!strcmp(op, "test_cookie_worked")) {
+        rv = sa_test_worked(r, &flag);
+    }
+    else if (!strcmp(op, "set_test_cookie")) {
+        rv = sa_set_test(r);
+    }
+    else if (!strcmp(op, "delete_test_cookie")) {
+        rv = sa_delete_test(r);
+    }
+    else if ((!strcmp(op, "age_at") || !strcmp(op, "date_at")) && arg) {
+        session_api_expiry_t e;
+        const session_api_expiry_t *given;
+        apr_time_t mod = apr_time_from_sec(apr_atoi64(arg));
+        if (!parse_expiry(colon, &e, &given)) {
+            return HTTP_BAD_REQUEST;
+        }
+        if (op[0] == 'a') {
+            apr_int64_t age;
+            rv = sa_age_at(r, mod, given, &age);
+            if (rv == APR_SUCCESS) {
+                ap_rprintf(r, "age_at %" APR_INT64_T_FMT "\n", age);
+            }
+        }
+        else {
+            apr_time_t date;
+            rv = sa_date_at(r, mod, given, &date);
+            if (rv == APR_SUCCESS) {
+                ap_rprintf(r, "date_at %" APR_TIME_T_FMT "\n",
+                           apr_time_sec(date));
+            }
+        }
+    }
+    else {
+        return HTTP_BAD_REQUEST;
+    }
+    if (rv != APR_SUCCESS) {
+        report(r, op, rv);
+    }
+    else if (!strcmp(op, "empty") || !strcmp(op, "modified")
+             || !strcmp(op, "accessed") || !strcmp(op, "test_cookie_worked")) {
+        ap_rprintf(r, "%s %d\n", op, flag);
+    }
+    else if (!strcmp(op, "set_test_cookie")
+             || !strcmp(op, "delete_test_cookie")) {
+        ap_rprintf(r, "%s ok\n", op);
+    }
+    return OK;
 }
 
 /* Runs one operation; returns an HTTP status to stop with, or OK. */
@@ -234,7 +424,7 @@ static int run_op(request_rec *r, char *op, char *arg)
         return DONE;
     }
     else {
-        return HTTP_BAD_REQUEST;
+        return run_django_op(r, op, arg, colon);
     }
     if (rv != APR_SUCCESS) {
         report(r, op, rv);
