@@ -133,18 +133,6 @@ static const char *logged_op(apr_pool_t *p, const char *op)
                        len < full ? "..." : "", (char *)NULL);
 }
 
-/* Django's clear(): every key goes, the id stays. Recorded as a change,
- * so a save that meets a newer version clears that one too. */
-static void session_clear(sa_session_t *s)
-{
-    sa_op_t *op = apr_array_push(s->pending);
-
-    memset(op, 0, sizeof(*op));
-    op->type = SA_OP_CLEAR;
-    apr_hash_clear(s->data);
-    s->modified = 1;
-}
-
 static apr_status_t apply(sa_session_t *s, const sa_appop_t *op)
 {
     apr_int64_t ignored;
@@ -167,7 +155,7 @@ static apr_status_t apply(sa_session_t *s, const sa_appop_t *op)
         e.date = 0;
         return sa_session_set_expiry(s, &e);
     case SA_APPOP_CLEAR:
-        session_clear(s);
+        sa_session_clear(s);
         return APR_SUCCESS;
     case SA_APPOP_FLUSH:
         sa_session_flush(s);
