@@ -9,6 +9,18 @@
 #include "mod_sa_private.h"
 #include "sa_number.h"
 
+/* A value as the API hands it out: its bytes, and their length if asked. */
+static void give_value(const sa_value_t *v, const char **value,
+                       apr_size_t *len)
+{
+    if (value) {
+        *value = v->data;
+    }
+    if (len) {
+        *len = v->len;
+    }
+}
+
 static apr_status_t session_api_get(request_rec *r, const char *key,
                                     const char **value, apr_size_t *len)
 {
@@ -20,10 +32,7 @@ static apr_status_t session_api_get(request_rec *r, const char *key,
         rv = sa_session_get(s, key, &v);
     }
     if (rv == APR_SUCCESS) {
-        *value = v->data;
-        if (len) {
-            *len = v->len;
-        }
+        give_value(v, value, len);
     }
     return rv;
 }
@@ -230,10 +239,7 @@ static apr_status_t session_api_pop(request_rec *r, const char *key,
         rv = sa_session_pop(s, key, &v);
     }
     if (rv == APR_SUCCESS) {
-        *value = v->data;
-        if (len) {
-            *len = v->len;
-        }
+        give_value(v, value, len);
     }
     return rv;
 }
@@ -249,12 +255,7 @@ static apr_status_t session_api_setdefault(request_rec *r, const char *key,
 
     if (rv == APR_SUCCESS) {
         sa_session_setdefault(s, key, value, len, &v);
-        if (out) {
-            *out = v->data;
-        }
-        if (out_len) {
-            *out_len = v->len;
-        }
+        give_value(v, out, out_len);
     }
     return rv;
 }
