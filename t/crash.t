@@ -56,13 +56,8 @@ my @out = SessionAPIPeer::run_clients($CLIENTS, sub {
     close $fh;
 });
 
-my @left = (1);
-for (1 .. 50) {
-    @left = SessionAPIPeer::group_members($group);
-    last unless @left;
-    sleep 0.1;
-}
-ok(@processes > 1 && !@left, 'the server was killed whole ('
+ok(@processes > 1 && SessionAPIPeer::group_gone($group),
+   'the server was killed whole ('
    . scalar(@processes) . ' processes)');
 
 my @all = map { @$_ } @out;

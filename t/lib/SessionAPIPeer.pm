@@ -241,27 +241,44 @@ sub stop {
     }
 }
 
+# Process $pid's state, parent and group, from /proc/PID/stat (comm may
+# hold spaces and parentheses), or () when it is gone.
+sub proc_stat {
+    my $pid = shift;
+    open my $fh, '<', "/proc/$pid/stat" or return ();
+    my $line = <$fh> // return ();
+    return $line =~ /^\d+ \(.*\) (\S+) (\d+) (\d+) / ? ($1, $2, $3) : ();
+}
+
+# The processes for which $match->(state, ppid, pgrp) is true.
+sub processes_where {
+    my $match = shift;
+    return grep {
+        my @st = proc_stat($_);
+        @st && $match->(@st);
+    } map { m{^/proc/(\d+)$} ? $1 : () } glob '/proc/[0-9]*';
+}
+
 # The process group of $pid ($pid itself for an httpd that detached: it
 # is a session leader, and its children inherit its group).
-sub group_id {
-    my $pid = shift;
-    open my $fh, '<', "/proc/$pid/stat" or return undef;
-    my $line = <$fh> // return undef;
-    return $line =~ /^\d+ \(.*\) \S+ \d+ (\d+) / ? $1 : undef;
-}
+sub group_id { return (proc_stat($_[0]))[2] }
 
 # The live processes of process group $pgid (zombies left out: dead,
 # waiting for init to reap them).
 sub group_members {
     my $pgid = shift;
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $line = <$fh> // next;
-        push @pids, $1 if $line =~ /^(\d+) \(.*\) ([^Z]) \d+ (\d+) /
-                          && $3 == $pgid;
+    return processes_where(sub { $_[0] ne 'Z' && $_[2] == $pgid });
+}
+
+# Waits up to 5 s for process group $pgid to have no live process; true
+# if it has none.
+sub group_gone {
+    my $pgid = shift;
+    for (1 .. 50) {
+        return 1 unless group_members($pgid);
+        select undef, undef, undef, 0.1;
     }
-    return @pids;
+    return !group_members($pgid);
 }
 
 # SIGKILL to httpd $pid's whole process group at once. Killing the parent
@@ -279,14 +296,7 @@ sub kill_group {
 # The processes whose parent is $pid (httpd's children), from /proc.
 sub children_of {
     my $ppid = shift;
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $line = <$fh> // next;
-        # pid (comm) state ppid: comm may hold spaces and parentheses.
-        push @pids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $ppid;
-    }
-    return @pids;
+    return processes_where(sub { $_[1] == $ppid });
 }
 
 # The children of httpd $pid that serve requests: those with more than one
